@@ -6,7 +6,7 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { minForks: 1, maxForks: 2 } },
     // One MongoDB wire server for the whole run (built once and cached; see the file).
-    globalSetup: ['test/setup/mongo-server.ts'],
+    globalSetup: ['test/setup/mongo-server.ts', 'test/setup/chromium.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 20_000,
