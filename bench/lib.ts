@@ -30,9 +30,13 @@ export interface BenchServer {
 }
 
 /** Starts a real Gatehouse process (its own core) on loopback, on a fresh embedded store unless env says otherwise. */
-export async function startServer(env: Record<string, string> = {}): Promise<BenchServer> {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
+export async function startServer(
+  env: Record<string, string> = {},
+  at: { port?: number; dataDir?: string } = {},
+): Promise<BenchServer> {
+  // `at`: a port and a data directory prepared beforehand (e.g. seeded by a container); stop() removes it.
+  const port = at.port ?? (await freePort());
+  const dataDir = at.dataDir ?? mkdtempSync(join(tmpdir(), 'gh-bench-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
       PATH: process.env.PATH ?? '',

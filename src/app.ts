@@ -1,10 +1,12 @@
 import { bodyParser } from '@koa/bodyparser';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import mount from 'koa-mount';
 import type { Container } from './container.ts';
+import { authenticate } from './http/auth.ts';
 import { AppError } from './http/errors.ts';
 import { apiErrors, requestLog } from './http/middleware.ts';
 import { apiRoutes } from './http/routes/index.ts';
+import { dpopAuthentication } from './oidc/dpop.ts';
 
 /** Assembles the middleware and mounts; never listens. */
 export function createApp(c: Container): Koa {
@@ -24,10 +26,27 @@ export function createApp(c: Container): Koa {
     },
   });
   app.use((ctx, next) => (ctx.path.startsWith('/api/') ? parse(ctx, next) : next()));
-  for (const r of apiRoutes(c)) {
-    app.use(r.routes());
-    app.use(r.allowedMethods());
-  }
+  // DPoP-bound access tokens (RFC 9449 §7.1) → ctx.state.principal (src/oidc/dpop.ts).
+  app.use(dpopAuthentication(c));
+  // Who is calling /api/v1 (access token or API key) → ctx.state.principal (src/http/auth.ts).
+  app.use(authenticate(c));
+  // Our routers only see our own paths: the provider's endpoints (/token, /jwks, ...) skip them all.
+  const own = compose(
+    apiRoutes(c).flatMap((r) => [r.routes(), r.allowedMethods()] as unknown as Middleware[]),
+  );
+  app.use((ctx, next) => (OWN_PATHS.test(ctx.path) ? own(ctx, next) : next()));
   app.use(mount(c.provider as unknown as Koa));
   return app;
+}
+
+/** Paths served by Gatehouse's own routers (API, interaction pages and their assets, metrics). */
+const OWN_PATHS = /^\/(api|interaction|assets|metrics)(\/|$)/;
+
+/** Runs middleware in order, as Koa's own stack would (each `next` calls the following one). */
+function compose(stack: Middleware[]): Middleware {
+  return (ctx, next) => {
+    const run = (i: number): Promise<unknown> =>
+      i < stack.length ? Promise.resolve(stack[i]!(ctx, () => run(i + 1))) : Promise.resolve(next());
+    return run(0);
+  };
 }

@@ -1,3 +1,4 @@
+import { bootstrap, bootstrapBanner } from './accounts/bootstrap.ts';
 import { ConfigError, loadConfig } from './config/index.ts';
 import { createContainer } from './container.ts';
 import { listen } from './server.ts';
@@ -18,6 +19,12 @@ export async function main(): Promise<void> {
   const c = await createContainer(config);
   for (const w of warnings) c.logger.warn(`unsafe default: ${w}`);
   // First start on an empty store: workspace "Default" and its owner (the password only on stdout).
+  const boot = await bootstrap(c);
+  if (boot)
+    c.logger.info(
+      { workspace: boot.workspace.slug, owner: boot.owner.email },
+      'bootstrap: created the first workspace',
+    );
   const running = await listen(c);
   c.logger.info(
     { url: running.url, issuer: config.issuer, storage: c.storage.description },
@@ -28,6 +35,7 @@ export async function main(): Promise<void> {
     `  issuer:  ${config.issuer}`,
     `  storage: ${c.storage.description}`,
     ...warnings.map((w) => `  warning: ${w}`),
+    ...(boot ? bootstrapBanner(boot, config.issuer) : []),
   ];
   process.stdout.write(`${banner.join('\n')}\n`);
 

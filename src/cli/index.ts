@@ -3,6 +3,10 @@ import { ConfigError, loadConfig } from '../config/index.ts';
 import { createContainer } from '../container.ts';
 import { createLogger } from '../logger.ts';
 import { main as serve } from '../main.ts';
+import { clientCommands } from './clients.ts';
+import { registerKeyCommands } from './keys.ts';
+import { userCommands } from './users.ts';
+import { workspaceCommands } from './workspaces.ts';
 
 /**
  * The operator CLI. Every command runs the same services as the server, against the store the
@@ -36,6 +40,11 @@ export function buildCli(): Command {
         print(`still published: ${live.filter((k) => k.retiredAt).length} retired key(s)`);
       });
     });
+
+  workspaceCommands(program, withContainer);
+  userCommands(program, withContainer);
+  registerKeyCommands(program, withContainer);
+  clientCommands(program, withContainer);
 
   return program;
 }

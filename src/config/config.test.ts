@@ -24,7 +24,12 @@ describe('loadConfig', () => {
       issuer: 'http://localhost:3000',
       storage: { kind: 'embedded' },
     });
-    expect(warnings.map((w) => w.split(' ')[0])).toEqual(['COOKIE_SECRETS', 'STORAGE', 'PUBLIC_URL']);
+    expect(warnings.map((w) => w.split(' ')[0])).toEqual([
+      'COOKIE_SECRETS',
+      'STORAGE',
+      'PUBLIC_URL',
+      'WEBHOOK_SECRETS_KEY',
+    ]);
   });
 
   it('names the bad setting and the value', () => {
@@ -49,6 +54,7 @@ describe('loadConfig', () => {
       PUBLIC_URL: 'https://id.example.com',
       COOKIE_SECRETS: 'a'.repeat(32),
       MONGODB_URI: 'mongodb://db/gh',
+      WEBHOOK_SECRETS_KEY: 'b'.repeat(64),
     };
     it('accepts an explicit, safe configuration with no warnings', () => {
       expect(loadConfig(safe).warnings).toEqual([]);
@@ -62,6 +68,13 @@ describe('loadConfig', () => {
       const { MONGODB_URI: _, ...noMongo } = safe;
       expect(reason(noMongo)).toMatch(/^STORAGE: /);
       expect(loadConfig({ ...noMongo, STORAGE: 'embedded' }).config.storage.kind).toBe('embedded');
+    });
+    it('refuses webhook secrets sealed under a key kept in the store', () => {
+      const { WEBHOOK_SECRETS_KEY: _, ...noKey } = safe;
+      expect(reason(noKey)).toMatch(/^WEBHOOK_SECRETS_KEY: .*refused with NODE_ENV=production/);
+      expect(reason({ ...safe, WEBHOOK_SECRETS_KEY: 'short' })).toMatch(
+        /^WEBHOOK_SECRETS_KEY: each key must be 32 bytes/,
+      );
     });
     it('refuses a plain-http issuer', () => {
       expect(reason({ ...safe, PUBLIC_URL: 'http://id.example.com' })).toMatch(/^PUBLIC_URL: is plain http/);

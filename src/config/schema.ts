@@ -49,6 +49,15 @@ export const configSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
     TTL_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+    // How often each process looks for signing keys published by another (`gatehouse keys rotate-signing`).
+    SIGNING_KEYS_POLL_MS: positiveInt.default(30_000),
+    // Login API: a spent refresh token presented again within this many seconds answers the same new pair.
+    REFRESH_TOKEN_REUSE_GRACE_SECONDS: z.coerce
+      .number()
+      .int('expected a whole number')
+      .min(0)
+      .max(60)
+      .default(0),
     // argon2id cost of password hashes (OWASP: m=19456 KiB, t=2); lower only for tests.
     PASSWORD_HASH_MEMORY_KIB: z.coerce
       .number()
@@ -72,6 +81,49 @@ export const configSchema = z
       .min(8, 'must be at least 8 characters')
       .max(256, 'must be at most 256 characters')
       .optional(),
+    // Login API rate limits (src/auth/rate-limits.ts): requests per window, shared by every
+    // process on one store. Defaults are DESIGN.md's: login 60/IP and 15/email, refresh 30/token
+    // and 100/IP, per minute.
+    AUTH_RATE_WINDOW_SECONDS: positiveInt.default(60),
+    AUTH_LOGIN_LIMIT_PER_IP: positiveInt.default(60),
+    AUTH_LOGIN_LIMIT_PER_EMAIL: positiveInt.default(15),
+    AUTH_REFRESH_LIMIT_PER_TOKEN: positiveInt.default(30),
+    AUTH_REFRESH_LIMIT_PER_IP: positiveInt.default(100),
+    // Webhook signing secrets are sealed (AES-256-GCM) under these keys, newest first; each is 32
+    // bytes as base64url (43 characters) or 64 hex digits. Unset: a key kept in the store (dev only).
+    WEBHOOK_SECRETS_KEY: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9_-]{43}=?)$/,
+                'each key must be 32 bytes: 64 hex digits or 43 base64url characters',
+              ),
+          )
+          .min(1, 'expected at least one key'),
+      )
+      .optional(),
+    // First retry delay of a failed webhook delivery (doubles per attempt, jittered, capped at 1 h).
+    WEBHOOK_RETRY_BASE_MS: positiveInt.default(30_000),
+    // `key.expiring` goes out this long before a key expires; keys are scanned this often.
+    WEBHOOK_EXPIRING_LEAD_SECONDS: positiveInt.default(3 * 86_400),
+    WEBHOOK_EXPIRING_SCAN_MS: positiveInt.default(15 * 60_000),
+    // How often the coalesced "last used" of API keys is written.
+    API_KEY_USAGE_FLUSH_MS: positiveInt.default(30_000),
+    // `credits.low` fires when a charge takes a workspace's balance to this or below (0: never).
+    CREDITS_LOW_THRESHOLD: z.coerce.number().int('expected a whole number').min(0).default(10),
+    // Cache API key records on the verification path (ms; 0: off). Revocations made through
+    // another process then take effect here within min(this / 2, 500 ms) + one store read.
+    API_KEY_CACHE_MS: z.coerce.number().int('expected a whole number').min(0).max(60_000).default(0),
   })
   .superRefine((c, ctx) => {
     if (c.STORAGE === 'mongo' && !c.MONGODB_URI) {
@@ -93,9 +145,28 @@ export interface Config {
   logLevel: RawConfig['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   ttlSweepIntervalMs: number;
+  signingKeysPollMs: number;
+  refreshReuseGraceSeconds: number;
   passwordHashing: { memoryKib: number; iterations: number };
   /** The first owner created on an empty store; without a password one is generated and printed once. */
   bootstrapAdmin: { email: string; password: string | undefined };
+  /** Requests per `windowSeconds` allowed to the login API, per bucket. */
+  authRateLimits: {
+    windowSeconds: number;
+    loginPerIp: number;
+    loginPerEmail: number;
+    refreshPerToken: number;
+    refreshPerIp: number;
+  };
+  /** Undefined secretsKeys means "generate one and keep it in the store" (a development default). */
+  webhooks: {
+    secretsKeys: string[] | undefined;
+    retryBaseDelayMs: number;
+    allowInsecureUrls: boolean;
+    expiringLeadMs: number;
+    expiringScanMs: number;
+  };
+  apiKeys: { usageFlushMs: number; creditsLowThreshold: number; recordCacheMs: number };
 }
 
 export function toConfig(raw: RawConfig): Config {
@@ -114,10 +185,31 @@ export function toConfig(raw: RawConfig): Config {
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     ttlSweepIntervalMs: raw.TTL_SWEEP_INTERVAL_MS,
+    signingKeysPollMs: raw.SIGNING_KEYS_POLL_MS,
+    refreshReuseGraceSeconds: raw.REFRESH_TOKEN_REUSE_GRACE_SECONDS,
     passwordHashing: { memoryKib: raw.PASSWORD_HASH_MEMORY_KIB, iterations: raw.PASSWORD_HASH_ITERATIONS },
     bootstrapAdmin: {
       email: raw.BOOTSTRAP_ADMIN_EMAIL ?? 'admin@localhost',
       password: raw.BOOTSTRAP_ADMIN_PASSWORD,
+    },
+    authRateLimits: {
+      windowSeconds: raw.AUTH_RATE_WINDOW_SECONDS,
+      loginPerIp: raw.AUTH_LOGIN_LIMIT_PER_IP,
+      loginPerEmail: raw.AUTH_LOGIN_LIMIT_PER_EMAIL,
+      refreshPerToken: raw.AUTH_REFRESH_LIMIT_PER_TOKEN,
+      refreshPerIp: raw.AUTH_REFRESH_LIMIT_PER_IP,
+    },
+    webhooks: {
+      secretsKeys: raw.WEBHOOK_SECRETS_KEY,
+      retryBaseDelayMs: raw.WEBHOOK_RETRY_BASE_MS,
+      allowInsecureUrls: raw.NODE_ENV !== 'production',
+      expiringLeadMs: raw.WEBHOOK_EXPIRING_LEAD_SECONDS * 1000,
+      expiringScanMs: raw.WEBHOOK_EXPIRING_SCAN_MS,
+    },
+    apiKeys: {
+      usageFlushMs: raw.API_KEY_USAGE_FLUSH_MS,
+      creditsLowThreshold: raw.CREDITS_LOW_THRESHOLD,
+      recordCacheMs: raw.API_KEY_CACHE_MS,
     },
   };
 }
@@ -162,6 +254,13 @@ export function unsafeDefaults(raw: RawConfig): { setting: string; message: stri
     out.push({
       setting: 'PASSWORD_HASH_MEMORY_KIB',
       message: `${raw.PASSWORD_HASH_MEMORY_KIB} KiB x ${raw.PASSWORD_HASH_ITERATIONS} iteration(s) is below the OWASP minimum for argon2id (19456 KiB x 2)`,
+      fatal: true,
+    });
+  }
+  if (!raw.WEBHOOK_SECRETS_KEY) {
+    out.push({
+      setting: 'WEBHOOK_SECRETS_KEY',
+      message: 'not set: webhook signing secrets are sealed under a key kept in the store (development only)',
       fatal: true,
     });
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/index.ts';
 
 export type SigningAlg = 'ES256' | 'RS256';
@@ -115,5 +115,72 @@ export class SigningKeyStore {
       if (!(err instanceof DuplicateKeyError)) throw err;
       return ((await this.docs.get('cookie-secrets')) as SecretDoc).secrets;
     }
+  }
+}
+
+function publicJwk(k: StoredSigningKey): JWK {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = k.jwk;
+  return pub;
+}
+
+/**
+ * The keys this process signs and verifies with, kept in step with the store: `refresh()` (run
+ * by the poller every `pollMs`, and right after a rotation through the admin API) picks up keys
+ * another process (`gatehouse keys rotate-signing`) published, and drops retired keys once their
+ * `removeAfter` has passed. `onChange` hands the new set to the provider.
+ */
+export class SigningKeyRing {
+  private keys: StoredSigningKey[];
+  private verifier: ReturnType<typeof createLocalJWKSet>;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly store: SigningKeyStore,
+    initial: StoredSigningKey[],
+    private readonly onChange: (keys: StoredSigningKey[]) => void,
+  ) {
+    this.keys = initial;
+    this.verifier = createLocalJWKSet({ keys: initial.map(publicJwk) });
+  }
+
+  /** Every published key (signing and retired), newest signing key of each alg first. */
+  current(): StoredSigningKey[] {
+    return this.keys;
+  }
+
+  /** The published public keys, for verifying tokens we issued. */
+  jwks(): ReturnType<typeof createLocalJWKSet> {
+    return this.verifier;
+  }
+
+  /** Reloads the published set; true when it changed (and the provider now uses the new one). */
+  async refresh(): Promise<boolean> {
+    const next = await this.store.load();
+    const fingerprint = (ks: StoredSigningKey[]) => ks.map((k) => k.kid).join(' ');
+    if (fingerprint(next) === fingerprint(this.keys)) return false;
+    this.onChange(next);
+    this.keys = next;
+    this.verifier = createLocalJWKSet({ keys: next.map(publicJwk) });
+    return true;
+  }
+
+  /** Rotates in the store, then applies the new set here at once (other processes follow on their poll). */
+  async rotate(retainSeconds: number): Promise<StoredSigningKey[]> {
+    await this.store.rotate(retainSeconds);
+    await this.refresh();
+    return this.keys;
+  }
+
+  start(pollMs: number, onError: (err: unknown) => void): void {
+    this.stop();
+    this.timer = setInterval(() => {
+      this.refresh().catch(onError);
+    }, pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

@@ -24,14 +24,6 @@ export interface ContractStore {
 
 export type OpenStore = (clock: FakeClock, options?: StoreOptions) => Promise<ContractStore>;
 
-export interface ServerLimits {
-  /**
-   * Why concurrent conditional updates cannot be checked on this server, when they cannot: the
-   * server itself does not run findAndModify atomically (FerretDB 1.x, FerretDB issue 2168).
-   */
-  nonAtomicUpdates?: string;
-}
-
 interface Person extends Doc {
   name: string;
   age?: number;
@@ -109,11 +101,7 @@ const SESSIONS: CollectionSpec = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function storageContract(name: string, open: OpenStore, limits: ServerLimits = {}): void {
-  const atomic = limits.nonAtomicUpdates ? it.skip : it;
-  const atomicTitle = (title: string) =>
-    limits.nonAtomicUpdates ? `${title} [skipped: ${limits.nonAtomicUpdates}]` : title;
-
+export function storageContract(name: string, open: OpenStore): void {
   describe(`storage contract: ${name}`, () => {
     let clock: FakeClock;
     let store: ContractStore;
@@ -429,7 +417,7 @@ export function storageContract(name: string, open: OpenStore, limits: ServerLim
         expect(await c.count({ nick: 'changed' })).toBe(1);
       });
 
-      atomic(atomicTitle('never lets concurrent guarded decrements go below zero'), async () => {
+      it('never lets concurrent guarded decrements go below zero', async () => {
         const c = await declare<Account>({ name: 'accounts' });
         await c.insert({ id: 'a1', balance: 10 });
         const results = await Promise.all(
@@ -443,7 +431,7 @@ export function storageContract(name: string, open: OpenStore, limits: ServerLim
         expect((await c.get('a1'))?.balance).toBe(0);
       });
 
-      atomic(atomicTitle('lets exactly one of concurrent compare-and-set updates win'), async () => {
+      it('lets exactly one of concurrent compare-and-set updates win', async () => {
         const c = await declare<Account>({ name: 'accounts' });
         await c.insert({ id: 'a1', balance: 0, version: 1 });
         const results = await Promise.all(

@@ -19,8 +19,21 @@ export default function setup(): void {
   process.stdout.write('[chromium] installing Debian chromium for the browser tests (one time)\n');
   try {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'ignore', env, timeout: 600_000 });
+    // Fail fast on a machine without a reachable mirror rather than stall the test run.
+    const quick = [
+      '-o',
+      'Acquire::Retries=0',
+      '-o',
+      'Acquire::http::Timeout=20',
+      '-o',
+      'Acquire::https::Timeout=20',
+    ];
+    execFileSync('apt-get', [...quick, 'update', '-qq'], { stdio: 'ignore', env, timeout: 180_000 });
+    execFileSync('apt-get', [...quick, 'install', '-y', '-qq', 'chromium'], {
+      stdio: 'ignore',
+      env,
+      timeout: 420_000,
+    });
     process.stdout.write('[chromium] installed\n');
   } catch (err) {
     process.stdout.write(`[chromium] install failed (${(err as Error).message}); browser tests will skip\n`);

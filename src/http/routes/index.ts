@@ -1,14 +1,39 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Container } from '../../container.ts';
+import { interactionRoutes } from '../../interactions/routes.ts';
 import { ApiRouter } from '../api.ts';
+import { auditRoutes } from './audit.ts';
+import { authRoutes } from './auth.ts';
+import { clientRoutes } from './clients.ts';
+import { creditRoutes } from './credits.ts';
 import { healthRoutes } from './health.ts';
+import { keyRoutes } from './keys.ts';
+import { scopeRoutes } from './scopes.ts';
+import { signingKeyRoutes } from './signing-keys.ts';
+import { verifyRoutes } from './verify.ts';
+import { webhookRoutes } from './webhooks.ts';
+import { workspaceRoutes } from './workspaces.ts';
 
 type Mountable = Pick<Router, 'routes' | 'allowedMethods'>;
 
 /** Every router of Gatehouse's own HTTP API; each feature adds its line here. */
 export function apiRoutes(c: Container): Mountable[] {
-  return [healthRoutes(c), openApiRoutes(c)];
+  return [
+    healthRoutes(c),
+    openApiRoutes(c),
+    interactionRoutes(c),
+    workspaceRoutes(c),
+    authRoutes(c),
+    ...keyHttpRoutes(c),
+    clientRoutes(c),
+    signingKeyRoutes(c),
+  ];
+}
+
+/** API keys (verify first: its paths must not read as key ids), scopes, credits, webhooks, audit. */
+function keyHttpRoutes(c: Container): Mountable[] {
+  return [verifyRoutes(c), keyRoutes(c), scopeRoutes(c), creditRoutes(c), webhookRoutes(c), auditRoutes(c)];
 }
 
 function openApiRoutes(c: Container): ApiRouter {

@@ -1,0 +1,146 @@
+import { AppError } from '../http/errors.ts';
+import type { VerifyFailure, VerifyResult } from './verify.ts';
+
+/** The key domain's error table (codes are stable: clients branch on them). */
+export const keyErrors = {
+  notFound: () => new AppError(404, 'not_found', 'No such API key.'),
+  scopesRequired: () =>
+    new AppError(
+      400,
+      'scopes_required',
+      'Choose at least one scope or a preset, or set grant_all explicitly: a key never gets a wildcard by accident.',
+    ),
+  grantAllExclusive: () =>
+    new AppError(
+      400,
+      'invalid_request',
+      'grant_all gives every scope: do not combine it with scopes or a preset.',
+      {
+        field: 'grant_all',
+      },
+    ),
+  grantAllForbidden: () =>
+    new AppError(
+      403,
+      'scope_escalation',
+      'Only a caller with every scope (grant-all) may create or edit a grant-all key.',
+      {
+        missing_scopes: ['*'],
+      },
+    ),
+  escalation: (missing: string[]) =>
+    new AppError(403, 'scope_escalation', `You cannot grant scopes you do not hold: ${missing.join(', ')}.`, {
+      missing_scopes: missing,
+    }),
+  expiryInPast: () =>
+    new AppError(400, 'invalid_request', 'expires_at must be in the future.', { field: 'expires_at' }),
+  revoked: () => new AppError(409, 'key_revoked', 'This API key is revoked; create a new one.'),
+  expired: () => new AppError(409, 'key_expired', 'This API key has expired; create a new one.'),
+  rotationConflict: () =>
+    new AppError(
+      409,
+      'conflict',
+      'The key was rotated by another request at the same time; read it again and retry.',
+    ),
+  badPrefix: (prefix: string) =>
+    new AppError(
+      409,
+      'invalid_key_prefix',
+      `The workspace's key prefix ${JSON.stringify(prefix)} is not valid; fix its settings.`,
+    ),
+};
+
+const AUTHENTICATE = (error: string, extra = '') => `Bearer realm="gatehouse", error="${error}"${extra}`;
+
+/** How a failed verification answers over HTTP (401/402/403/429 with the fields that help). */
+export function verificationError(f: VerifyFailure): AppError {
+  switch (f.reason) {
+    case 'key_invalid':
+      return new AppError(
+        401,
+        'key_invalid',
+        'Invalid API key.',
+        {},
+        { 'WWW-Authenticate': AUTHENTICATE('invalid_token') },
+      );
+    case 'key_revoked':
+      return new AppError(
+        401,
+        'key_revoked',
+        'This API key has been revoked.',
+        {},
+        {
+          'WWW-Authenticate': AUTHENTICATE('invalid_token'),
+        },
+      );
+    case 'key_expired':
+      return new AppError(
+        401,
+        'key_expired',
+        'This API key has expired.',
+        {},
+        {
+          'WWW-Authenticate': AUTHENTICATE('invalid_token'),
+        },
+      );
+    case 'insufficient_scope':
+      return new AppError(
+        403,
+        'insufficient_scope',
+        `This API key lacks the scope(s): ${f.missingScopes.join(', ')}.`,
+        { required_scopes: f.requiredScopes, missing_scopes: f.missingScopes },
+        { 'WWW-Authenticate': AUTHENTICATE('insufficient_scope', `, scope="${f.requiredScopes.join(' ')}"`) },
+      );
+    case 'rate_limited':
+      return new AppError(
+        429,
+        'rate_limited',
+        f.scope
+          ? `The ${f.scope} limit of this key is reached; try again later.`
+          : 'Rate limit exceeded; try again later.',
+        { retry_after: f.retryAfter, limit: f.limit, ...(f.scope ? { scope: f.scope } : {}) },
+        { 'Retry-After': String(f.retryAfter) },
+      );
+    case 'credits_exhausted':
+      return new AppError(402, 'credits_exhausted', 'No credits remaining; top up the workspace balance.', {
+        credits_remaining: f.creditsRemaining,
+      });
+  }
+}
+
+/**
+ * The JSON answer of a verification for resource servers (`POST /api/v1/keys/verify`): the
+ * key's workspace, id, scopes, rate-limit and credit state when valid; otherwise the reason as
+ * `error`, a sentence, and the fields that help (the same as the HTTP error would carry).
+ */
+export function serializeVerification(r: VerifyResult): Record<string, unknown> {
+  if (!r.valid) {
+    const err = verificationError(r);
+    return {
+      valid: false,
+      error: err.code,
+      message: err.message,
+      ...('keyId' in r ? { key_id: r.keyId, workspace_id: r.workspaceId } : {}),
+      ...err.extra,
+    };
+  }
+  return {
+    valid: true,
+    workspace_id: r.workspaceId,
+    key_id: r.keyId,
+    name: r.name,
+    environment: r.environment,
+    scopes: r.scopes === 'all' ? [] : r.scopes,
+    grant_all: r.scopes === 'all',
+    expires_at: r.expiresAt ? r.expiresAt.toISOString() : null,
+    rate_limit: r.rateLimit
+      ? {
+          limit: r.rateLimit.limit,
+          remaining: r.rateLimit.remaining,
+          reset_at: r.rateLimit.resetAt.toISOString(),
+        }
+      : null,
+    credits_remaining: r.creditsRemaining,
+    metered: r.metered,
+  };
+}

@@ -1,0 +1,217 @@
+import type { Clock } from '../storage/port.ts';
+import type { ScopeCap } from '../workspaces/scopes.ts';
+import type { CreditLedger } from './credits.ts';
+import { type KeyEnvironment, parseKey } from './format.ts';
+import { digestKey, digestsEqual } from './hash.ts';
+import type { ApiKeyRecord } from './model.ts';
+import type { WindowCounters } from './rate-limit.ts';
+import type { ApiKeyRepository } from './repository.ts';
+import type { UsageTracker } from './usage.ts';
+
+/**
+ * Key verification as a list of small named steps (parse → look up → status → expiry → scopes →
+ * rate limit → credits). Each step either adds to the context or answers the precise reason the
+ * key is refused; the first refusal wins. Rate limits count only requests that passed the scope
+ * check, and credits are charged last, so a refused request never costs credits.
+ */
+export interface VerifyRequest {
+  key: string;
+  workspaceId?: string;
+  requiredScopes: string[];
+  cost: number;
+  ip?: string | null;
+}
+
+export interface VerifySuccess {
+  valid: true;
+  keyId: string;
+  workspaceId: string;
+  name: string;
+  environment: KeyEnvironment;
+  /** 'all' for a grant-all key. */
+  scopes: string[] | 'all';
+  expiresAt: Date | null;
+  /** The key's own rate-limit window after this request (null: the key has no limit). */
+  rateLimit: { limit: number; remaining: number; resetAt: Date } | null;
+  /** The workspace balance after the charge (null when the request carried no cost). */
+  creditsRemaining: number | null;
+  /**
+   * A rate limit or a scope cap counted this request: a cache in front of Gatehouse (the
+   * middleware) must not answer the next one for it.
+   */
+  metered: boolean;
+}
+
+type KeyRef = { keyId: string; workspaceId: string };
+export type VerifyFailure =
+  | { valid: false; reason: 'key_invalid' }
+  | ({ valid: false; reason: 'key_revoked' | 'key_expired' } & KeyRef)
+  | ({
+      valid: false;
+      reason: 'insufficient_scope';
+      requiredScopes: string[];
+      missingScopes: string[];
+    } & KeyRef)
+  | ({ valid: false; reason: 'rate_limited'; retryAfter: number; limit: number; scope?: string } & KeyRef)
+  | ({ valid: false; reason: 'credits_exhausted'; creditsRemaining: number } & KeyRef);
+
+export type VerifyResult = VerifySuccess | VerifyFailure;
+export type FailureReason = VerifyFailure['reason'];
+
+export interface VerifyDeps {
+  clock: Clock;
+  repo: Pick<ApiKeyRepository, 'byDigest'>;
+  counters: WindowCounters;
+  credits: CreditLedger;
+  caps(workspaceId: string, scopes: readonly string[]): Promise<Map<string, ScopeCap>>;
+  usage: UsageTracker;
+}
+
+interface Context {
+  req: VerifyRequest;
+  now: Date;
+  digest?: string;
+  record?: ApiKeyRecord;
+  rateLimit?: VerifySuccess['rateLimit'];
+  creditsRemaining?: number | null;
+  capped?: boolean;
+}
+
+type Step = (
+  ctx: Context,
+  deps: VerifyDeps,
+) => Promise<VerifyFailure | undefined> | VerifyFailure | undefined;
+
+const INVALID: VerifyFailure = { valid: false, reason: 'key_invalid' };
+const ref = (r: ApiKeyRecord): KeyRef => ({ keyId: r.id, workspaceId: r.workspaceId });
+
+/** Malformed keys and bad checksums are refused offline, without a store round trip. */
+const parse: Step = (ctx) => {
+  if (!parseKey(ctx.req.key)) return INVALID;
+  ctx.digest = digestKey(ctx.req.key);
+};
+
+/** By digest (the current secret, or the previous one inside its grace period), in the asked workspace only. */
+const lookUp: Step = async (ctx, deps) => {
+  const found = await deps.repo.byDigest(ctx.digest!, ctx.now);
+  if (!found) return INVALID;
+  const { record, previous } = found;
+  const stored = previous ? record.previousDigest : record.digest;
+  // The store matched on equality already; compare again in constant time rather than trust it.
+  if (!stored || !digestsEqual(stored, ctx.digest!)) return INVALID;
+  if (previous && !(record.previousDigestExpiresAt && record.previousDigestExpiresAt > ctx.now))
+    return INVALID;
+  // Another workspace's key does not exist here: same answer as an unknown key.
+  if (ctx.req.workspaceId !== undefined && record.workspaceId !== ctx.req.workspaceId) return INVALID;
+  ctx.record = record;
+};
+
+const checkStatus: Step = (ctx) => {
+  if (ctx.record!.revokedAt) return { valid: false, reason: 'key_revoked', ...ref(ctx.record!) };
+};
+
+const checkExpiry: Step = (ctx) => {
+  const r = ctx.record!;
+  if (r.expiresAt && r.expiresAt.getTime() <= ctx.now.getTime())
+    return { valid: false, reason: 'key_expired', ...ref(r) };
+};
+
+/** Read from the record on every call, so an edit takes effect on the very next request. */
+const checkScopes: Step = (ctx) => {
+  const r = ctx.record!;
+  if (r.grantAll) return;
+  const held = new Set(r.scopes);
+  const required = [...new Set(ctx.req.requiredScopes)];
+  const missing = required.filter((s) => !held.has(s));
+  if (missing.length) {
+    return {
+      valid: false,
+      reason: 'insufficient_scope',
+      requiredScopes: required,
+      missingScopes: missing,
+      ...ref(r),
+    };
+  }
+};
+
+/** The key's own limit, then the caps of the scopes asked for (guardrails that bind grant-all keys too). */
+const checkRateLimit: Step = async (ctx, deps) => {
+  const r = ctx.record!;
+  ctx.rateLimit = null;
+  if (r.rateLimit) {
+    const w = await deps.counters.hit(`key:${r.id}`, r.rateLimit.requests, r.rateLimit.windowSeconds);
+    if (!w.allowed)
+      return { valid: false, reason: 'rate_limited', retryAfter: w.retryAfter, limit: w.limit, ...ref(r) };
+    ctx.rateLimit = { limit: w.limit, remaining: w.remaining, resetAt: w.resetAt };
+  }
+  const caps = await deps.caps(r.workspaceId, [...new Set(ctx.req.requiredScopes)]);
+  ctx.capped = caps.size > 0;
+  for (const [scope, cap] of caps) {
+    const w = await deps.counters.hit(`cap:${r.id}:${scope}`, cap.limit, cap.windowSeconds);
+    if (!w.allowed) {
+      return {
+        valid: false,
+        reason: 'rate_limited',
+        retryAfter: w.retryAfter,
+        limit: w.limit,
+        scope,
+        ...ref(r),
+      };
+    }
+  }
+};
+
+const chargeCredits: Step = async (ctx, deps) => {
+  const r = ctx.record!;
+  ctx.creditsRemaining = null;
+  if (ctx.req.cost <= 0) return;
+  const charged = await deps.credits.charge(r.workspaceId, ctx.req.cost);
+  if (!charged.ok)
+    return { valid: false, reason: 'credits_exhausted', creditsRemaining: charged.remaining, ...ref(r) };
+  ctx.creditsRemaining = charged.remaining;
+};
+
+export const VERIFY_STEPS: readonly (readonly [name: string, step: Step])[] = [
+  ['parse', parse],
+  ['look_up', lookUp],
+  ['status', checkStatus],
+  ['expiry', checkExpiry],
+  ['scopes', checkScopes],
+  ['rate_limit', checkRateLimit],
+  ['credits', chargeCredits],
+];
+
+/** Only what the key is (introspection, revocation checks): no rate-limit hit, no charge, no "last used". */
+export const INSPECT_STEPS = VERIFY_STEPS.slice(0, 4);
+
+export async function runVerification(
+  req: VerifyRequest,
+  deps: VerifyDeps,
+  steps: typeof VERIFY_STEPS = VERIFY_STEPS,
+): Promise<VerifyResult> {
+  const ctx: Context = { req, now: deps.clock.now() };
+  let failure: VerifyFailure | undefined;
+  for (const [, step] of steps) {
+    failure = await step(ctx, deps);
+    if (failure) break;
+  }
+  const r = ctx.record;
+  // A live key was presented (even if refused for scope, rate or credits): note the use, coalesced.
+  const counts = steps === VERIFY_STEPS;
+  if (counts && r && (!failure || !['key_revoked', 'key_expired', 'key_invalid'].includes(failure.reason))) {
+    deps.usage.record(r.id, { at: ctx.now, ip: req.ip ?? null });
+  }
+  if (failure) return failure;
+  return {
+    valid: true,
+    keyId: r!.id,
+    workspaceId: r!.workspaceId,
+    name: r!.name,
+    environment: r!.environment,
+    scopes: r!.grantAll ? 'all' : r!.scopes,
+    expiresAt: r!.expiresAt,
+    rateLimit: ctx.rateLimit ?? null,
+    creditsRemaining: ctx.creditsRemaining ?? null,
+    metered: Boolean(ctx.rateLimit) || Boolean(ctx.capped),
+  };
+}

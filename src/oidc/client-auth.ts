@@ -1,0 +1,35 @@
+import type Provider from 'oidc-provider';
+import { secretMatches } from '../clients/service.ts';
+import { FIRST_PARTY_CLIENT_ID } from './client-lookup.ts';
+import { currentRequestUsesBasicAuth } from './internals.ts';
+import { KEY_CLIENT_KIND, type KeyClients } from './key-clients.ts';
+
+/**
+ * Client secrets are never stored: registered clients keep a SHA-256 digest as `client_secret`,
+ * API-key clients keep the key's digest in the key store. oidc-provider's extension point for
+ * this is `Client.prototype.compareClientSecret` (lib/models/client.js, awaited by
+ * lib/shared/client_auth.js for client_secret_basic / client_secret_post), so no grant handler is
+ * forked. Both comparisons are constant time (digest against digest).
+ */
+export function installClientSecretCheck(provider: Provider, keys: KeyClients): void {
+  const proto = provider.Client.prototype as unknown as {
+    compareClientSecret(this: ClientLike, actual: string): Promise<boolean> | boolean;
+  };
+  proto.compareClientSecret = async function compareClientSecret(this: ClientLike, actual: string) {
+    if (this.clientId === FIRST_PARTY_CLIENT_ID) return false;
+    if (this.gatehouse_kind === KEY_CLIENT_KIND) return keys.secretMatches(this.clientId, actual);
+    // A registered client uses the method it registered (RFC 7591 token_endpoint_auth_method);
+    // the library alone would take either secret method. The secret is still compared, in constant time.
+    const basic = currentRequestUsesBasicAuth();
+    const methodOk =
+      basic === undefined || basic === (this.tokenEndpointAuthMethod === 'client_secret_basic');
+    return secretMatches(actual, this.clientSecret ?? null) && methodOk;
+  };
+}
+
+interface ClientLike {
+  clientId: string;
+  clientSecret?: string;
+  tokenEndpointAuthMethod?: string;
+  gatehouse_kind?: string;
+}

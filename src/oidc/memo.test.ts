@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { Memo } from './memo.ts';
+
+describe('Memo', () => {
+  it('serves a value for ttlMs, then loads it again; a failed load is not kept', async () => {
+    let now = 0;
+    let loads = 0;
+    let fail = false;
+    const memo = new Memo({ now: () => new Date(now) }, 1000, async (k) => {
+      loads++;
+      if (fail) throw new Error('down');
+      return `${k}:${loads}`;
+    });
+    expect(await memo.get('a')).toBe('a:1');
+    now = 999;
+    expect(await memo.get('a')).toBe('a:1');
+    now = 1000;
+    expect(await memo.get('a')).toBe('a:2');
+    fail = true;
+    now = 5000;
+    await expect(memo.get('a')).rejects.toThrow('down');
+    fail = false;
+    expect(await memo.get('a')).toBe('a:4');
+    memo.forget('a');
+    expect(await memo.get('a')).toBe('a:5');
+  });
+});

@@ -1,0 +1,32 @@
+import type { Clock } from '../storage/index.ts';
+
+/**
+ * A small time-bounded memo for values read on every token request (workspace settings, scope
+ * catalogues). Bound: a change is seen at most `ttlMs` later. Never used for credentials or
+ * revocation state, which are read fresh.
+ */
+export class Memo<V> {
+  private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    private readonly load: (key: string) => Promise<V>,
+    private readonly max = 10_000,
+  ) {}
+
+  get(key: string): Promise<V> {
+    const now = this.clock.now().getTime();
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    if (this.entries.size >= this.max) this.entries.clear();
+    const value = this.load(key);
+    this.entries.set(key, { at: now, value });
+    value.catch(() => this.entries.delete(key));
+    return value;
+  }
+
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+}

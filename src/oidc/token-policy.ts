@@ -1,0 +1,142 @@
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { clientWorkspaceId } from '../interactions/workspace.ts';
+import type { Clock } from '../storage/index.ts';
+import type { Workspace } from '../workspaces/model.ts';
+import type { ScopeCatalog } from '../workspaces/scopes.ts';
+import { KEY_CLIENT_KIND, type KeyClients } from './key-clients.ts';
+import { Memo } from './memo.ts';
+import { ACCESS_TOKEN_ALG, apiResource, FIXED_TTL, isOidcScope } from './resources.ts';
+
+/**
+ * What oidc-provider asks us per token: which resource servers exist and what they accept
+ * (RFC 8707), how long tokens live (the workspace's settings), and the extra claims every token
+ * carries (`workspace_id`, `gid`). Workspace settings and catalogues are memoised for a few
+ * seconds; credentials are not.
+ */
+export interface TokenPolicyDeps {
+  issuer: string;
+  clock: Clock;
+  workspaces: { get(id: string): Promise<Workspace | null> };
+  catalogue: Pick<ScopeCatalog, 'list'>;
+  keyClients: KeyClients;
+  memoMs?: number;
+}
+
+interface ClientLike {
+  clientId: string;
+  gatehouse_kind?: string;
+  resources?: string[];
+}
+
+/** A property our token service sets on tokens it mints (the login API's client spans workspaces). */
+export const WORKSPACE_HINT = Symbol('gatehouse.workspaceId');
+type Hinted = { [WORKSPACE_HINT]?: string };
+
+export class TokenPolicy {
+  readonly resource: string;
+  private readonly settings: Memo<Workspace | null>;
+  private readonly scopes: Memo<string[]>;
+
+  constructor(private readonly d: TokenPolicyDeps) {
+    this.resource = apiResource(d.issuer);
+    this.settings = new Memo(d.clock, d.memoMs ?? 5000, (id) => d.workspaces.get(id));
+    this.scopes = new Memo(d.clock, d.memoMs ?? 5000, async (id) =>
+      (await d.catalogue.list(id)).filter((s) => !s.retired).map((s) => s.name),
+    );
+  }
+
+  workspace(id: string): Promise<Workspace | null> {
+    return this.settings.get(id);
+  }
+
+  /** The scopes a client may hold for a resource: an API key's own, else the workspace catalogue. */
+  private async allowedScopes(client: ClientLike, workspaceId: string): Promise<string[]> {
+    const catalogue = await this.scopes.get(workspaceId);
+    if (client.gatehouse_kind !== KEY_CLIENT_KIND) return catalogue;
+    const key = await this.d.keyClients.record(client.clientId);
+    if (!key) throw new errors.InvalidClient('the API key is no longer active');
+    return key.grantAll ? catalogue : key.scopes;
+  }
+
+  /** client_credentials defaults to Gatehouse's API (DECISIONS.md); other grants name their resource. */
+  defaultResource = async (
+    ctx: KoaContextWithOIDC,
+    _client: unknown,
+    oneOf?: string,
+  ): Promise<string | undefined> => {
+    if (oneOf) return oneOf;
+    return ctx.oidc.params?.grant_type === 'client_credentials' ? this.resource : undefined;
+  };
+
+  getResourceServerInfo = async (ctx: KoaContextWithOIDC, indicator: string, client: unknown) => {
+    const c = client as ClientLike;
+    const workspaceId = clientWorkspaceId(c);
+    const own = Array.isArray(c.resources) && c.resources.includes(indicator);
+    if (!workspaceId || (indicator !== this.resource && !own)) {
+      throw new errors.InvalidTarget('this client may not ask for tokens for that resource');
+    }
+    const [ws, allowed] = await Promise.all([
+      this.workspace(workspaceId),
+      this.allowedScopes(c, workspaceId),
+    ]);
+    if (!ws) throw new errors.InvalidTarget('the client’s workspace no longer exists');
+    if (c.gatehouse_kind === KEY_CLIENT_KIND && ctx.oidc.params?.grant_type === 'client_credentials') {
+      // Without `scope`, a key's token carries all of the key's scopes. This runs before the grant
+      // handler reads the requested scopes (lib/actions/grants/client_credentials.js).
+      if (!ctx.oidc.params.scope) ctx.oidc.params.scope = allowed.join(' ');
+      // A key never gets more than it holds: asking for more is an error, not a silent narrowing.
+      const requested = String(ctx.oidc.params.scope ?? '')
+        .split(' ')
+        .filter((s) => s && !isOidcScope(s));
+      const missing = requested.filter((s) => !allowed.includes(s));
+      if (missing.length) {
+        throw new errors.InvalidScope('the API key does not hold the requested scope', missing.join(' '));
+      }
+    }
+    return {
+      scope: allowed.join(' '),
+      audience: indicator,
+      accessTokenTTL: ws.settings.accessTokenTtl,
+      accessTokenFormat: 'jwt' as const,
+      jwt: { sign: { alg: ACCESS_TOKEN_ALG } },
+    };
+  };
+
+  extraTokenClaims = async (ctx: KoaContextWithOIDC | undefined, token: unknown) => {
+    const t = token as Hinted & { grantId?: string; client?: unknown };
+    const client = t.client ?? ctx?.oidc?.client;
+    const workspaceId = t[WORKSPACE_HINT] ?? (client ? clientWorkspaceId(client) : undefined);
+    return {
+      ...(workspaceId ? { workspace_id: workspaceId } : {}),
+      ...(t.grantId ? { gid: t.grantId } : {}),
+    };
+  };
+
+  /** Loads the client's workspace onto the request, for the synchronous `ttl` functions below. */
+  async stashWorkspace(ctx: KoaContextWithOIDC, client: unknown): Promise<void> {
+    const ws = clientWorkspaceId(client as object);
+    if (ws)
+      (ctx.state as { gatehouseWorkspace?: Workspace | null }).gatehouseWorkspace = await this.workspace(ws);
+  }
+
+  /**
+   * Refresh tokens live the workspace's `refresh_token_ttl` from the sign-in (iiat); rotation
+   * hands the remaining time on, so the family's lifetime is the setting, as in the login API.
+   */
+  refreshTokenTtl = (ctx: KoaContextWithOIDC | undefined, token: { iiat?: number }): number => {
+    const ws = (ctx?.state as { gatehouseWorkspace?: Workspace | null } | undefined)?.gatehouseWorkspace;
+    const ttl = ws?.settings.refreshTokenTtl ?? FIXED_TTL.Session;
+    const iiat = token.iiat ?? Math.floor(Date.now() / 1000);
+    return Math.max(1, iiat + ttl - Math.floor(Date.now() / 1000));
+  };
+
+  accessTokenTtl = (
+    ctx: KoaContextWithOIDC | undefined,
+    token: { resourceServer?: { accessTokenTTL?: number } },
+  ) => {
+    const ws = (ctx?.state as { gatehouseWorkspace?: Workspace | null } | undefined)?.gatehouseWorkspace;
+    return (
+      token.resourceServer?.accessTokenTTL ?? ws?.settings.accessTokenTtl ?? FIXED_TTL.AccessTokenFallback
+    );
+  };
+}
