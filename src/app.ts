@@ -15,7 +15,6 @@ export function createApp(c: Container): Koa {
   app.keys = c.provider.keys;
   app.silent = true; // errors are logged by our middleware, with the request id
   app.use(requestLog(c.logger, c.metrics));
-  app.use(apiErrors(c.logger));
   // Only our API's bodies are parsed here: oidc-provider reads its own.
   const parse = bodyParser({
     enableTypes: ['json', 'form'],
@@ -25,15 +24,17 @@ export function createApp(c: Container): Koa {
       throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
     },
   });
-  app.use((ctx, next) => (ctx.path.startsWith('/api/') ? parse(ctx, next) : next()));
-  // DPoP-bound access tokens (RFC 9449 §7.1) → ctx.state.principal (src/oidc/dpop.ts).
-  app.use(dpopAuthentication(c));
-  // Who is calling /api/v1 (access token or API key) → ctx.state.principal (src/http/auth.ts).
-  app.use(authenticate(c));
-  // Our routers only see our own paths: the provider's endpoints (/token, /jwks, ...) skip them all.
-  const own = compose(
-    apiRoutes(c).flatMap((r) => [r.routes(), r.allowedMethods()] as unknown as Middleware[]),
-  );
+  // Gatehouse's own paths get our error shape, body parsing, authentication and routers; the
+  // provider's endpoints (/token, /jwks, ...) skip all of it: they have their own.
+  const own = compose([
+    apiErrors(c.logger),
+    (ctx, next) => (ctx.path.startsWith('/api/') ? parse(ctx, next) : next()),
+    // DPoP-bound access tokens (RFC 9449 §7.1) → ctx.state.principal (src/oidc/dpop.ts).
+    dpopAuthentication(c),
+    // Who is calling /api/v1 (access token or API key) → ctx.state.principal (src/http/auth.ts).
+    authenticate(c),
+    ...apiRoutes(c).flatMap((r) => [r.routes(), r.allowedMethods()] as unknown as Middleware[]),
+  ]);
   app.use((ctx, next) => (OWN_PATHS.test(ctx.path) ? own(ctx, next) : next()));
   app.use(mount(c.provider as unknown as Koa));
   return app;

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/index.ts';
 import { createContainer } from '../container.ts';
 import { createLogger } from '../logger.ts';
 import { main as serve } from '../main.ts';
+import { MIN_SIGNING_KEY_RETENTION } from '../oidc/resources.ts';
 import { clientCommands } from './clients.ts';
 import { registerKeyCommands } from './keys.ts';
 import { userCommands } from './users.ts';
@@ -31,7 +32,12 @@ export function buildCli(): Command {
     .description(
       'publish new signing keys and sign with them; old keys stay in JWKS until their tokens expire',
     )
-    .option('--retain <seconds>', 'how long old keys stay published', (v) => positive(v, '--retain'), 86_400)
+    .option(
+      '--retain <seconds>',
+      'how long old keys stay published (at least the longest token lifetime: 24 h + 1 min)',
+      (v) => atLeast(v, '--retain', MIN_SIGNING_KEY_RETENTION),
+      MIN_SIGNING_KEY_RETENTION,
+    )
     .action(async (opts: { retain: number }) => {
       await withContainer(async (c) => {
         const live = await c.signingKeys.rotate(opts.retain);
@@ -47,6 +53,13 @@ export function buildCli(): Command {
   clientCommands(program, withContainer);
 
   return program;
+}
+
+function atLeast(value: string, name: string, min: number): number {
+  const n = positive(value, name);
+  if (n < min)
+    throw new InvalidArgumentError(`${name} must be at least ${min}: tokens signed before live that long`);
+  return n;
 }
 
 function positive(value: string, name: string): number {

@@ -20,12 +20,13 @@ type Mountable = Pick<Router, 'routes' | 'allowedMethods'>;
 /** Every router of Gatehouse's own HTTP API; each feature adds its line here. */
 export function apiRoutes(c: Container): Mountable[] {
   return [
+    // The hot paths first: resource servers call verify on every request of theirs.
     healthRoutes(c),
+    ...keyHttpRoutes(c),
     openApiRoutes(c),
     interactionRoutes(c),
     workspaceRoutes(c),
     authRoutes(c),
-    ...keyHttpRoutes(c),
     clientRoutes(c),
     signingKeyRoutes(c),
   ];
