@@ -39,8 +39,8 @@ export default async function oidcBench(): Promise<void> {
     for (const r of [ghCc, plainCc]) await load({ ...r, duration: WARMUP_SECONDS, connections: CONNECTIONS });
     // Alternating rounds, so a noisy neighbour on the machine hits both alike; the ratio is the
     // median of the rounds' ratios.
-    const rounds = 4;
-    const slice = Math.max(1, Math.round(benchSeconds / 2));
+    const rounds = 6;
+    const slice = Math.max(1, Math.round(benchSeconds / 2.5));
     const ghRuns: LoadResult[] = [];
     const plainRuns: LoadResult[] = [];
     for (let round = 0; round < rounds; round++) {

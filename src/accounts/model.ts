@@ -11,6 +11,12 @@ export interface User {
   /** argon2id; absent for accounts that only sign in through a federated IdP. */
   passwordHash?: string;
   disabled?: boolean;
+  /**
+   * The workspace whose admin created this account with a password they chose. Its credentials
+   * are that workspace's to hand out, so no other workspace may add the account (an admin could
+   * otherwise pre-create someone's account, then sign in as them wherever they are invited).
+   */
+  managedBy?: string;
   createdAt: Date;
   updatedAt: Date;
 }

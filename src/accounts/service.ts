@@ -13,6 +13,8 @@ export interface NewUser {
   password?: string;
   name?: string;
   emailVerified?: boolean;
+  /** See User.managedBy: set when a workspace admin creates the account with a password. */
+  managedBy?: string;
 }
 
 export const userNameSchema = z
@@ -23,6 +25,13 @@ export const userNameSchema = z
 
 export const accountErrors = {
   emailTaken: () => new AppError(409, 'email_taken', 'An account with this email address already exists.'),
+  managedElsewhere: () =>
+    new AppError(
+      409,
+      'account_managed_elsewhere',
+      'This email belongs to an account whose password another workspace set; it cannot be added here. ' +
+        'Ask the person to use another email address, or an operator to hand the account over.',
+    ),
   invalidPassword: (problem: string) =>
     new AppError(400, 'invalid_password', `password: ${problem}`, { field: 'password' }),
   noSuchUser: () => httpErrors.notFound('user'),
@@ -81,6 +90,7 @@ export class AccountService {
       emailVerified: input.emailVerified ?? false,
       ...(name ? { name } : {}),
       ...(passwordHash ? { passwordHash } : {}),
+      ...(input.managedBy ? { managedBy: input.managedBy } : {}),
       createdAt: now,
       updatedAt: now,
     };

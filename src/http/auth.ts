@@ -5,6 +5,7 @@ import { isWellFormed, KEY_PATTERN } from '../api-keys/format.ts';
 import type { VerifyKeyInput } from '../api-keys/schemas.ts';
 import type { VerifyResult } from '../api-keys/verify.ts';
 import type { AuditEventInput } from '../audit/model.ts';
+import type { Workspace } from '../workspaces/model.ts';
 import type { WorkspaceService } from '../workspaces/service.ts';
 import { AppError, httpErrors } from './errors.ts';
 
@@ -329,6 +330,21 @@ async function roleIn(
   return m;
 }
 
+/**
+ * A Gatehouse token (password sign-in through the login API) acting in a workspace other than the
+ * one it was issued for: that workspace must allow password sign-in too, or an SSO-only
+ * workspace could be managed with a password. 403 `sign_in_method_not_allowed` (to members only:
+ * call it after the membership check).
+ */
+export function assertSignInAllowed(ws: Pick<Workspace, 'settings'>): void {
+  if (ws.settings.signInMethods.includes('password')) return;
+  throw new AppError(
+    403,
+    'sign_in_method_not_allowed',
+    'This workspace does not allow password sign-in: sign in to it with its own method to manage it.',
+  );
+}
+
 /** The workspace a request acts on, and the caller's power there. */
 export interface Acting {
   workspaceId: string;
@@ -397,10 +413,14 @@ export async function actingIn(
     };
   }
   let workspaceId = p.workspaceId;
+  let other: Workspace | undefined;
   if (explicit !== undefined) {
     const ws = await c.workspaces.resolve(explicit);
     if (!ws) throw httpErrors.notFound('workspace');
+    // An app's token stays in the workspace its user signed in to, whatever else they belong to.
+    if (!p.firstParty && ws.id !== p.workspaceId) throw httpErrors.notFound('workspace');
     workspaceId = ws.id;
+    if (ws.id !== p.workspaceId) other = ws;
   }
   if (!workspaceId)
     throw httpErrors.badRequest('workspace_id: this token names no workspace; give workspace_id.', {
@@ -425,6 +445,7 @@ export async function actingIn(
     }
   }
   const m = await roleIn(c, p, workspaceId, roles);
+  if (other) assertSignInAllowed(other);
   const manager = m.role === 'owner' || m.role === 'admin';
   return {
     workspaceId,

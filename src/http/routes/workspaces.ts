@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { emailSchema } from '../../accounts/email.ts';
 import { type Membership, ROLES, type Role, type User } from '../../accounts/model.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../accounts/password.ts';
-import { userNameSchema } from '../../accounts/service.ts';
+import { accountErrors, userNameSchema } from '../../accounts/service.ts';
 import type { Container } from '../../container.ts';
 import type { Workspace } from '../../workspaces/model.ts';
 import { MANAGERS, memberChangeRefusal } from '../../workspaces/policy.ts';
 import { workspaceErrors } from '../../workspaces/service.ts';
 import { nameSchema, settingsJson, settingsPatchSchema, slugSchema } from '../../workspaces/settings.ts';
 import { ApiRouter } from '../api.ts';
-import { requireRole, requireUser } from '../auth.ts';
+import { assertSignInAllowed, requireRole, requireUser } from '../auth.ts';
 import { AppError, httpErrors } from '../errors.ts';
 
 /**
@@ -74,10 +74,11 @@ function memberJson(m: Membership, user: User | undefined) {
 
 /** The workspace named by id or slug, and the caller's membership in it with one of `roles`. */
 async function workspaceFor(c: Deps, ctx: Context, idOrSlug: string, roles: Role[]) {
-  requireUser(ctx);
+  const user = requireUser(ctx);
   const ws = await c.workspaces.resolve(idOrSlug);
   if (!ws) throw workspaceErrors.noSuchWorkspace();
   const me = await requireRole(c, ctx, ws.id, roles);
+  if (ws.id !== user.workspaceId) assertSignInAllowed(ws);
   return { ws, me };
 }
 
@@ -200,7 +201,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
         401: 'not signed in',
         403: 'the caller may not grant this role',
         404: 'no such workspace, or not a member',
-        409: 'already_member',
+        409: 'already_member, or account_managed_elsewhere (another workspace set its password)',
       },
     },
     async (ctx, { params, body }) => {
@@ -210,7 +211,12 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       let created = false;
       if (!user) {
         try {
-          user = await c.accounts.createUser({ email: body.email, password: body.password, name: body.name });
+          user = await c.accounts.createUser({
+            email: body.email,
+            password: body.password,
+            name: body.name,
+            ...(body.password !== undefined ? { managedBy: ws.id } : {}),
+          });
           created = true;
         } catch (err) {
           // Created meanwhile by someone else: add that account.
@@ -219,6 +225,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
           if (!user) throw err;
         }
       }
+      if (user.managedBy && user.managedBy !== ws.id) throw accountErrors.managedElsewhere();
       const m = await c.workspaces.addMember(ws.id, user.id, body.role);
       ctx.status = 201;
       ctx.set('Location', `/api/v1/workspaces/${ws.id}/members/${user.id}`);

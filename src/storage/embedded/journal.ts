@@ -1,4 +1,5 @@
 import {
+  chmodSync,
   closeSync,
   existsSync,
   fsyncSync,
@@ -62,7 +63,13 @@ export class Journal {
 
   /** Takes the directory's lock and replays snapshot + journal through `apply`. */
   async open(apply: (op: JournalOp) => void): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
+    // The journal holds private signing keys and cookie secrets: owner-only, whatever the umask.
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      chmodSync(this.dir, 0o700);
+    } catch {
+      // A directory someone else owns (e.g. a mounted volume): its owner decides who reads it.
+    }
     this.lock();
     for (const path of [this.snapshotPath, this.logPath]) {
       if (!existsSync(path)) continue;
@@ -87,7 +94,7 @@ export class Journal {
         fsyncFile(path);
       }
     }
-    this.handle = await open(this.logPath, 'a');
+    this.handle = await open(this.logPath, 'a', 0o600);
   }
 
   append(op: JournalOp): Promise<void> {
@@ -140,14 +147,14 @@ export class Journal {
     const tmp = `${this.snapshotPath}.tmp`;
     const lines: string[] = [];
     for (const op of allOps()) lines.push(encode(op));
-    writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '');
+    writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
     fsyncFile(tmp);
     renameSync(tmp, this.snapshotPath);
     await this.handle?.close();
-    writeFileSync(this.logPath, '');
+    writeFileSync(this.logPath, '', { mode: 0o600 });
     fsyncFile(this.logPath);
     fsyncFile(this.dir);
-    this.handle = await open(this.logPath, 'a');
+    this.handle = await open(this.logPath, 'a', 0o600);
     this.linesSinceSnapshot = 0;
   }
 
