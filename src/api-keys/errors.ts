@@ -32,6 +32,24 @@ export const keyErrors = {
     new AppError(403, 'scope_escalation', `You cannot grant scopes you do not hold: ${missing.join(', ')}.`, {
       missing_scopes: missing,
     }),
+  /** Revoking, rotating or editing a key takes all of its power. */
+  exceedsCaller: (missing: string[]) =>
+    new AppError(
+      403,
+      'scope_escalation',
+      missing[0] === '*'
+        ? 'Only a caller with every scope (grant-all) may revoke, rotate or edit a grant-all key.'
+        : `You can only revoke, rotate or edit a key whose scopes you all hold; you lack: ${missing.join(', ')}.`,
+      { missing_scopes: missing },
+    ),
+  /** A key acting on keys (itself included) cannot set looser limits than its own. */
+  looserThanCaller: (field: 'rate_limit' | 'expires_at') =>
+    new AppError(
+      403,
+      'forbidden',
+      `An API key cannot set a ${field} looser than its own (nor loosen its own); ask a workspace owner or admin.`,
+      { field },
+    ),
   expiryInPast: () =>
     new AppError(400, 'invalid_request', 'expires_at must be in the future.', { field: 'expires_at' }),
   revoked: () => new AppError(409, 'key_revoked', 'This API key is revoked; create a new one.'),

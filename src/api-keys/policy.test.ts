@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { assertHolds, assertHoldsKey, assertIds } from './policy.ts';
+import {
+  assertCanManage,
+  assertHolds,
+  assertHoldsKey,
+  assertIds,
+  assertWithinCallerLimits,
+} from './policy.ts';
 
 const code = (fn: () => void) => {
   try {
@@ -39,5 +45,49 @@ describe('who may grant what', () => {
     ]) {
       expect(code(() => assertIds(ws, id))).toBe('not_found');
     }
+  });
+});
+
+describe('who may manage a key, and with which limits', () => {
+  it('takes every scope of the key (all of them for grant-all) to revoke, rotate or edit it', () => {
+    const manager = { scopes: ['api_keys:manage', 'videos:read'] };
+    expect(code(() => assertCanManage(manager, { grantAll: false, scopes: ['videos:read'] }))).toBe('ok');
+    expect(code(() => assertCanManage(manager, { grantAll: false, scopes: ['videos:read', 'x:y'] }))).toBe(
+      'scope_escalation',
+    );
+    expect(code(() => assertCanManage(manager, { grantAll: true, scopes: [] }))).toBe('scope_escalation');
+    expect(code(() => assertCanManage({ scopes: 'all' }, { grantAll: true, scopes: [] }))).toBe('ok');
+  });
+
+  it('lets a limited key set only limits within its own', () => {
+    const at = new Date('2030-01-01T00:00:00Z');
+    const own = { rateLimit: { requests: 10, windowSeconds: 60 }, expiresAt: at };
+    const later = new Date(at.getTime() + 1);
+    const earlier = new Date(at.getTime() - 1);
+    expect(code(() => assertWithinCallerLimits(null, { rateLimit: null, expiresAt: null }))).toBe('ok');
+    expect(code(() => assertWithinCallerLimits(own, {}))).toBe('ok');
+    expect(
+      code(() => assertWithinCallerLimits(own, { rateLimit: { requests: 10, windowSeconds: 60 } })),
+    ).toBe('ok');
+    expect(
+      code(() => assertWithinCallerLimits(own, { rateLimit: { requests: 5, windowSeconds: 120 } })),
+    ).toBe('ok');
+    expect(code(() => assertWithinCallerLimits(own, { expiresAt: earlier }))).toBe('ok');
+    for (const set of [
+      { rateLimit: null },
+      { rateLimit: { requests: 11, windowSeconds: 60 } },
+      { rateLimit: { requests: 10, windowSeconds: 59 } },
+      { expiresAt: null },
+      { expiresAt: later },
+    ]) {
+      expect(
+        code(() => assertWithinCallerLimits(own, set)),
+        JSON.stringify(set),
+      ).toBe('forbidden');
+    }
+    // A key with no limits of its own hands out whatever it likes.
+    expect(
+      code(() => assertWithinCallerLimits({ rateLimit: null, expiresAt: null }, { rateLimit: null })),
+    ).toBe('ok');
   });
 });

@@ -31,6 +31,44 @@ export function assertHoldsKey(caller: Caller, key: { scopes: readonly string[] 
   } else assertHolds(caller, key.scopes);
 }
 
+/**
+ * 403 unless the caller holds all the power of an existing key: revoking, rotating or editing a
+ * key is only for those who could have created it.
+ */
+export function assertCanManage(caller: Caller, key: { grantAll: boolean; scopes: readonly string[] }): void {
+  if (caller.scopes === 'all') return;
+  if (key.grantAll) throw keyErrors.exceedsCaller(['*']);
+  const held = new Set(caller.scopes);
+  const missing = key.scopes.filter((s) => !held.has(s));
+  if (missing.length) throw keyErrors.exceedsCaller(missing);
+}
+
+type Limit = { requests: number; windowSeconds: number } | null;
+type Limits = { rateLimit: Limit; expiresAt: Date | null };
+
+/**
+ * An API key acting on keys (itself or another one it creates or edits) cannot hand out looser
+ * limits than its own: a rate limit or expiry it sets must be within its own (no more requests,
+ * no shorter window; no later expiry, and none removed). Otherwise a limited key could lift its
+ * own limits, or mint an unlimited twin. `callerKey` is the calling key's current limits (null:
+ * the caller is not a key); `set` holds the fields being set (undefined: left as they are).
+ */
+export function assertWithinCallerLimits(
+  callerKey: Limits | null,
+  set: { rateLimit?: Limit; expiresAt?: Date | null },
+): void {
+  if (!callerKey) return;
+  const own = callerKey.rateLimit;
+  const next = set.rateLimit;
+  if (own && next !== undefined) {
+    if (!next || next.requests > own.requests || next.windowSeconds < own.windowSeconds)
+      throw keyErrors.looserThanCaller('rate_limit');
+  }
+  if (callerKey.expiresAt && set.expiresAt !== undefined) {
+    if (!set.expiresAt || set.expiresAt > callerKey.expiresAt) throw keyErrors.looserThanCaller('expires_at');
+  }
+}
+
 export interface ScopeRequest {
   scopes?: string[];
   preset?: string;

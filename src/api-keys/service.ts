@@ -6,10 +6,17 @@ import { invalidInput, ScopeCatalog } from '../workspaces/scopes.ts';
 import { CreditLedger } from './credits.ts';
 import { keyErrors } from './errors.ts';
 import { generateKey, isValidPrefix, parseKey } from './format.ts';
-import { digestKey, keyHint, newKeyId } from './hash.ts';
+import { digestKey, KEY_ID_RE, keyHint, newKeyId } from './hash.ts';
 import { type ApiKeyRecord, type ApiKeyView, statusOf, toView } from './model.ts';
 import { KeyNotifier, type NotifyOptions } from './notify.ts';
-import { assertHoldsKey, assertIds, type Caller, grantedScopes } from './policy.ts';
+import {
+  assertCanManage,
+  assertHoldsKey,
+  assertIds,
+  assertWithinCallerLimits,
+  type Caller,
+  grantedScopes,
+} from './policy.ts';
 import { WindowCounters } from './rate-limit.ts';
 import { RecordCache } from './record-cache.ts';
 import { ApiKeyRepository, type ListOptions, NO_EXPIRY_MS, type Page, sortKeyOf } from './repository.ts';
@@ -26,7 +33,13 @@ import {
   verifyKeyInput,
 } from './schemas.ts';
 import { UsageTracker } from './usage.ts';
-import { INSPECT_STEPS, runVerification, type VerifyResult } from './verify.ts';
+import {
+  CLIENT_STEPS,
+  INSPECT_STEPS,
+  runVerification,
+  TOKEN_USE_STEPS,
+  type VerifyResult,
+} from './verify.ts';
 
 export type { Caller } from './policy.ts';
 
@@ -129,6 +142,8 @@ export class ApiKeyService {
     let expiresAt: Date | null = v.expiresAt ?? null;
     if (expiresAt && expiresAt <= now) throw keyErrors.expiryInPast();
     if (!expiresAt && v.temporary) expiresAt = new Date(now.getTime() + TEMPORARY_KEY_LIFETIME_MS);
+    // A limited key cannot mint a less limited twin of itself.
+    assertWithinCallerLimits(await this.callerKey(caller), { rateLimit: v.rateLimit ?? null, expiresAt });
 
     for (let attempt = 0; ; attempt++) {
       const { key: secret } = generateKey(prefix, v.environment);
@@ -207,6 +222,9 @@ export class ApiKeyService {
     const current = await this.repo.get(workspaceId, keyId);
     if (!current) throw keyErrors.notFound();
     if (current.revokedAt) throw keyErrors.revoked();
+    // Editing a key (even narrowing it) takes all of its power; a key never loosens its own limits.
+    assertCanManage(caller, current);
+    assertWithinCallerLimits(await this.callerKey(caller), v);
     const now = this.clock.now();
 
     const rescoped = v.scopes !== undefined || v.preset !== undefined || v.grantAll !== undefined;
@@ -250,12 +268,16 @@ export class ApiKeyService {
   /** Immediate: the next verification answers key_revoked. Revoking a revoked key answers it unchanged. */
   async revoke(workspaceId: string, keyId: string, caller: Caller = { scopes: 'all' }): Promise<ApiKeyView> {
     return this.notify.audited('key.revoked', workspaceId, caller, keyId, () =>
-      this.revokeKey(workspaceId, keyId),
+      this.revokeKey(workspaceId, keyId, caller),
     );
   }
 
-  private async revokeKey(workspaceId: string, keyId: string): Promise<ApiKeyView> {
+  private async revokeKey(workspaceId: string, keyId: string, caller: Caller): Promise<ApiKeyView> {
     assertIds(workspaceId, keyId);
+    const current = await this.repo.get(workspaceId, keyId);
+    if (!current) throw keyErrors.notFound();
+    // Revoking takes all of the key's power: a narrower key cannot switch off a wider one.
+    assertCanManage(caller, current);
     const now = this.clock.now();
     const revoked = await this.repo.update(
       workspaceId,
@@ -305,7 +327,7 @@ export class ApiKeyService {
     if (status === 'revoked') throw keyErrors.revoked();
     if (status === 'expired') throw keyErrors.expired();
     // A new secret of a key is that key's power: the caller must hold all of it.
-    assertHoldsKey(caller, { scopes: current.grantAll ? 'all' : current.scopes });
+    assertCanManage(caller, current);
 
     const { key: secret } = generateKey(current.prefix, current.environment);
     const grace = v.graceSeconds > 0;
@@ -361,6 +383,37 @@ export class ApiKeyService {
     return runVerification({ key, requiredScopes: [], cost: 0 }, this.verifyDeps(), INSPECT_STEPS);
   }
 
+  /**
+   * A key authenticating as an OAuth client at `/token` (client_credentials): valid only if `secret`
+   * is the key `keyId` and the key is active, and the mint counts one hit on the key's own rate
+   * limit (refused with `rate_limited` once over it). No scope caps, no credits are charged.
+   */
+  async authenticateClient(keyId: string, secret: string): Promise<VerifyResult> {
+    if (typeof keyId !== 'string' || typeof secret !== 'string' || secret.length > 200)
+      return { valid: false, reason: 'key_invalid' };
+    const result = await runVerification(
+      { key: secret, keyId, requiredScopes: [], cost: 0 },
+      this.verifyDeps(),
+      CLIENT_STEPS,
+    );
+    this.verifications?.inc({ result: result.valid ? 'valid' : result.reason });
+    return result;
+  }
+
+  /**
+   * One request made with a key's access token (a client_credentials JWT whose client is the key)
+   * counts against the key's own rate limit: valid (with the window after this hit), or
+   * `rate_limited` / `key_revoked` / `key_expired` / `key_invalid`. No charge.
+   */
+  async hitRateLimit(keyId: string, ip?: string | null): Promise<VerifyResult> {
+    if (typeof keyId !== 'string' || !KEY_ID_RE.test(keyId)) return { valid: false, reason: 'key_invalid' };
+    return runVerification(
+      { key: '', keyId, requiredScopes: [], cost: 0, ip: ip ?? null },
+      this.verifyDeps(),
+      TOKEN_USE_STEPS,
+    );
+  }
+
   /** Keys changed (revoked, rotated, edited) at or after `since`, oldest first: the revocation feed. */
   async changedSince(
     since: Date,
@@ -393,13 +446,33 @@ export class ApiKeyService {
     await this.usage.close();
   }
 
+  /** The limits of the calling key, when the caller is an API key (null otherwise). */
+  private async callerKey(
+    caller: Caller,
+  ): Promise<{ rateLimit: ApiKeyRecord['rateLimit']; expiresAt: Date | null } | null> {
+    if (caller.actor?.kind !== 'api_key') return null;
+    const own = await this.repo.keys.get(caller.actor.id);
+    // The key was verified for this very request; should it be gone since, refuse (fail closed).
+    if (!own) throw httpErrors.unauthorized('Invalid API key.', 'key_invalid');
+    return { rateLimit: own.rateLimit, expiresAt: own.expiresAt };
+  }
+
   private verifyDeps() {
     return {
       clock: this.clock,
-      repo: this.recordCache ? { byDigest: this.recordCache.lookUp.bind(this.recordCache) } : this.repo,
+      repo: {
+        byDigest: this.recordCache
+          ? this.recordCache.lookUp.bind(this.recordCache)
+          : this.repo.byDigest.bind(this.repo),
+        byId: (id: string) => this.repo.keys.get(id),
+      },
       counters: this.counters,
       credits: this.credits,
       caps: (ws: string, names: readonly string[]) => this.scopes.capsFor(ws, names),
+      holdsCappedScope: async (ws: string, names: readonly string[] | 'all') => {
+        const all = names === 'all' ? (await this.scopes.list(ws)).map((d) => d.name) : names;
+        return (await this.scopes.capsFor(ws, all)).size > 0;
+      },
       usage: this.usage,
     };
   }

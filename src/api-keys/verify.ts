@@ -20,6 +20,8 @@ export interface VerifyRequest {
   requiredScopes: string[];
   cost: number;
   ip?: string | null;
+  /** Client authentication: the key must be this one (its public id), or it is key_invalid. */
+  keyId?: string;
 }
 
 export interface VerifySuccess {
@@ -36,8 +38,8 @@ export interface VerifySuccess {
   /** The workspace balance after the charge (null when the request carried no cost). */
   creditsRemaining: number | null;
   /**
-   * A rate limit or a scope cap counted this request: a cache in front of Gatehouse (the
-   * middleware) must not answer the next one for it.
+   * The key has a rate limit or holds a capped scope (grant-all: the workspace has any capped
+   * scope): a cache in front of Gatehouse (the middleware) must never answer for it.
    */
   metered: boolean;
 }
@@ -60,10 +62,15 @@ export type FailureReason = VerifyFailure['reason'];
 
 export interface VerifyDeps {
   clock: Clock;
-  repo: Pick<ApiKeyRepository, 'byDigest'>;
+  repo: Pick<ApiKeyRepository, 'byDigest'> & { byId?(id: string): Promise<ApiKeyRecord | null> };
   counters: WindowCounters;
   credits: CreditLedger;
   caps(workspaceId: string, scopes: readonly string[]): Promise<Map<string, ScopeCap>>;
+  /**
+   * Whether any scope the key holds has a cap ('all': any scope of the workspace's catalogue).
+   * Such a key is `metered` whatever the request asks, so no cache answers for it.
+   */
+  holdsCappedScope(workspaceId: string, scopes: readonly string[] | 'all'): Promise<boolean>;
   usage: UsageTracker;
 }
 
@@ -134,8 +141,13 @@ const checkScopes: Step = (ctx) => {
   }
 };
 
-/** The key's own limit, then the caps of the scopes asked for (guardrails that bind grant-all keys too). */
-const checkRateLimit: Step = async (ctx, deps) => {
+/** Client authentication (`/token`): the secret presented must be the key named as the client. */
+const matchClient: Step = (ctx) => {
+  if (ctx.req.keyId === undefined || ctx.record!.id !== ctx.req.keyId) return INVALID;
+};
+
+/** The key's own limit. */
+const checkKeyLimit: Step = async (ctx, deps) => {
   const r = ctx.record!;
   ctx.rateLimit = null;
   if (r.rateLimit) {
@@ -144,8 +156,17 @@ const checkRateLimit: Step = async (ctx, deps) => {
       return { valid: false, reason: 'rate_limited', retryAfter: w.retryAfter, limit: w.limit, ...ref(r) };
     ctx.rateLimit = { limit: w.limit, remaining: w.remaining, resetAt: w.resetAt };
   }
+};
+
+/** Then the caps of the scopes asked for (guardrails that bind grant-all keys too). */
+const checkCaps: Step = async (ctx, deps) => {
+  const r = ctx.record!;
   const caps = await deps.caps(r.workspaceId, [...new Set(ctx.req.requiredScopes)]);
-  ctx.capped = caps.size > 0;
+  // Capped if the key holds any capped scope, not only one asked for now: otherwise a check for an
+  // uncapped scope would let a cache answer later checks of a capped one without counting them.
+  ctx.capped =
+    caps.size > 0 ||
+    (!ctx.rateLimit && (await deps.holdsCappedScope(r.workspaceId, r.grantAll ? 'all' : r.scopes)));
   for (const [scope, cap] of caps) {
     const w = await deps.counters.hit(`cap:${r.id}:${scope}`, cap.limit, cap.windowSeconds);
     if (!w.allowed) {
@@ -177,12 +198,37 @@ export const VERIFY_STEPS: readonly (readonly [name: string, step: Step])[] = [
   ['status', checkStatus],
   ['expiry', checkExpiry],
   ['scopes', checkScopes],
-  ['rate_limit', checkRateLimit],
+  ['rate_limit', checkKeyLimit],
+  ['caps', checkCaps],
   ['credits', chargeCredits],
 ];
 
 /** Only what the key is (introspection, revocation checks): no rate-limit hit, no charge, no "last used". */
 export const INSPECT_STEPS = VERIFY_STEPS.slice(0, 4);
+
+/**
+ * A key authenticating as an OAuth client (minting a token at `/token`): what the key is, that it
+ * is the client named, and one hit on its own rate limit. No scope caps, no charge.
+ */
+export const CLIENT_STEPS: typeof VERIFY_STEPS = [
+  ...INSPECT_STEPS,
+  ['client', matchClient],
+  ['rate_limit', checkKeyLimit],
+];
+
+/** By key id rather than secret (a request carrying the key's access token): status, expiry, own limit. */
+const lookUpById: Step = async (ctx, deps) => {
+  const record = ctx.req.keyId !== undefined ? await deps.repo.byId?.(ctx.req.keyId) : null;
+  if (!record) return INVALID;
+  ctx.record = record;
+};
+
+export const TOKEN_USE_STEPS: typeof VERIFY_STEPS = [
+  ['look_up', lookUpById],
+  ['status', checkStatus],
+  ['expiry', checkExpiry],
+  ['rate_limit', checkKeyLimit],
+];
 
 export async function runVerification(
   req: VerifyRequest,
@@ -197,7 +243,7 @@ export async function runVerification(
   }
   const r = ctx.record;
   // A live key was presented (even if refused for scope, rate or credits): note the use, coalesced.
-  const counts = steps === VERIFY_STEPS;
+  const counts = steps !== INSPECT_STEPS;
   if (counts && r && (!failure || !['key_revoked', 'key_expired', 'key_invalid'].includes(failure.reason))) {
     deps.usage.record(r.id, { at: ctx.now, ip: req.ip ?? null });
   }

@@ -59,6 +59,8 @@ export interface AccessTokenVerifier {
 /** What authentication needs of the key service (src/api-keys/service.ts). */
 export interface KeyVerifier {
   verify(input: VerifyKeyInput): Promise<VerifyResult>;
+  /** One use of a key through its client_credentials token: counts on the key's rate limit. */
+  hitRateLimit?(keyId: string, ip?: string | null): Promise<VerifyResult>;
 }
 
 export interface AuthDeps {
@@ -182,6 +184,24 @@ async function keyPrincipal(
   return { kind: 'api_key', keyId: result.keyId, workspaceId: result.workspaceId, scopes: result.scopes };
 }
 
+/**
+ * A key's client_credentials token is a use of the key: it counts on the key's rate limit (429
+ * with Retry-After over it; 401 once the key is revoked or expired), like the key itself would.
+ */
+export async function usePrincipal(
+  c: Pick<AuthDeps, 'apiKeys' | 'audit'>,
+  ctx: Context,
+  principal: Principal,
+): Promise<Principal> {
+  if (principal.kind !== 'api_key' || !c.apiKeys?.hitRateLimit) return principal;
+  const result = await c.apiKeys.hitRateLimit(principal.keyId, ctx.ip);
+  if (!result.valid) {
+    if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
+    throw verificationError(result);
+  }
+  return principal;
+}
+
 /** Per audit sink: when each key's last `rate_limited` refusal was recorded. */
 const lastRateLimited = new WeakMap<object, Map<string, number>>();
 const RATE_LIMITED_AUDIT_EVERY_MS = 1000;
@@ -238,7 +258,7 @@ export function authenticate(c: AuthDeps): Middleware {
       else if (p.kind === 'token') {
         if (!c.tokens) throw httpErrors.unauthorized('The access token is not valid.', 'invalid_token');
         const token = await c.tokens.verifyAccessToken(p.token);
-        ctx.state.principal = tokenPrincipal(token);
+        ctx.state.principal = await usePrincipal(c, ctx, tokenPrincipal(token));
       }
     } catch (err) {
       if (!(err instanceof AppError) || !ctx.path.startsWith(BODY_CREDENTIAL_PATHS)) throw err;

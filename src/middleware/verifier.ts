@@ -14,7 +14,9 @@ import { isWellFormed } from '../api-keys/format.ts';
  * `min(cacheTtlMs, revocationPollMs + one feed round trip)` while the feed answers, `cacheTtlMs`
  * when it does not. Keys with a rate limit or a scope cap, and requests with a cost, are never
  * answered from the cache (Gatehouse must count them). JWT access tokens are verified locally and
- * stay valid until their `exp`; keep their lifetime short where revocation must be fast.
+ * stay valid until their `exp`; keep their lifetime short where revocation must be fast. A JWT is
+ * refused (401 invalid_token) where the request has a `cost`: credits are charged only through
+ * Gatehouse, so such requests must present the API key itself.
  */
 export interface VerifierOptions {
   /** Gatehouse's base URL (its issuer), e.g. `https://id.example.com`. */
@@ -283,6 +285,10 @@ export class GatehouseVerifier {
   private async checkJwt(token: string, o: CheckOptions): Promise<CheckResult> {
     if (!this.jwks || this.audience === false)
       return fail(401, 'invalid_token', 'Access tokens are not accepted here.');
+    // A token is verified here, offline: nothing would charge the credits (nor count the key's
+    // rate limit). Requests that cost credits take the API key itself, verified by Gatehouse.
+    if ((o.cost ?? 0) > 0)
+      return fail(401, 'invalid_token', 'This request costs credits: present the API key itself.');
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.jwks, {

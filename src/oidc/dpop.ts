@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
 import type { Context, Middleware, Next } from 'koa';
-import { tokenPrincipal, type VerifiedAccessToken } from '../http/auth.ts';
+import { type AuthDeps, tokenPrincipal, usePrincipal, type VerifiedAccessToken } from '../http/auth.ts';
 import { AppError } from '../http/errors.ts';
 import { type Clock, type Collection, DuplicateKeyError } from '../storage/index.ts';
 
@@ -81,12 +81,14 @@ export async function verifyDpopProof(
  * user, as `authenticate` (src/http/auth.ts) does for Bearer tokens, which it leaves to run after
  * this and which does not look at the DPoP scheme. Failures are 401 with `WWW-Authenticate: DPoP`.
  */
-export function dpopAuthentication(c: {
-  config: { issuer: string };
-  tokens: {
-    verifyDpopAccessToken(jwt: string, dpop: DpopPresentation): Promise<VerifiedAccessToken>;
-  };
-}): Middleware {
+export function dpopAuthentication(
+  c: Pick<AuthDeps, 'apiKeys' | 'audit'> & {
+    config: { issuer: string };
+    tokens: {
+      verifyDpopAccessToken(jwt: string, dpop: DpopPresentation): Promise<VerifiedAccessToken>;
+    };
+  },
+): Middleware {
   return async (ctx: Context, next: Next) => {
     const authorization = ctx.get('authorization');
     if (!ctx.path.startsWith('/api/v1/') || !/^dpop\s/i.test(authorization)) return next();
@@ -116,7 +118,7 @@ export function dpopAuthentication(c: {
         method: ctx.method,
         url: `${c.config.issuer}${ctx.path}`,
       });
-      ctx.state.principal = tokenPrincipal(token);
+      ctx.state.principal = await usePrincipal(c, ctx, tokenPrincipal(token));
     } catch (err) {
       if (err instanceof AppError && err.status === 401) throw challenge(err.message);
       throw err;

@@ -1,7 +1,9 @@
 import type { Logger } from '../logger.ts';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/port.ts';
+import { isPublicAddress } from './address.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './backoff.ts';
 import { buildPayload, isWebhookEventType, newId, timeOrderedId, type WebhookEvent } from './events.ts';
+import { guardedFetch, type Resolver } from './guarded-fetch.ts';
 import {
   assertWorkspaceId,
   type DeliveryAttempt,
@@ -20,7 +22,13 @@ export interface DeliveryQueueOptions {
   logger: Logger;
   secretBox: SecretBox;
   allowInsecureUrls: boolean;
+  /**
+   * Default: node's http(s) client guarded at connect time (guarded-fetch.ts): with insecure URLs
+   * not allowed, every address a host resolves to must be public, and the connection goes there.
+   */
   fetch?: typeof globalThis.fetch;
+  /** How host names are resolved at connect time (default: the system resolver). */
+  resolve?: Resolver;
   policy?: RetryPolicy;
   /** Per attempt, headers and body included (default 10 s). */
   timeoutMs?: number;
@@ -65,7 +73,12 @@ export class DeliveryQueue {
 
   constructor(private readonly o: DeliveryQueueOptions) {
     this.c = webhookCollections(o.storage);
-    this.fetch = o.fetch ?? globalThis.fetch;
+    this.fetch =
+      o.fetch ??
+      guardedFetch({
+        allowAddress: o.allowInsecureUrls ? () => true : isPublicAddress,
+        resolve: o.resolve,
+      });
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.pollIntervalMs = o.pollIntervalMs ?? 1000;

@@ -4,6 +4,7 @@ import { DEFAULT_RETRY_POLICY } from './backoff.ts';
 import { DeliveryQueue } from './delivery.ts';
 import type { EmitWebhook } from './events.ts';
 import { DEFAULT_EXPIRY_LEAD_MS, type ExpiringKeysSource, startExpiryScanner } from './expiring.ts';
+import type { Resolver } from './guarded-fetch.ts';
 import { secretBoxFor } from './secret-box.ts';
 import { WebhookService } from './service.ts';
 
@@ -32,6 +33,8 @@ export interface WebhooksOptions {
   /** How often the expiry scan runs (default 15 min). */
   expiringScanIntervalMs?: number;
   fetch?: typeof globalThis.fetch;
+  /** How endpoint host names are resolved at delivery (default: the system resolver). */
+  resolve?: Resolver;
 }
 
 export interface Webhooks {
@@ -53,6 +56,7 @@ export async function createWebhooks(o: WebhooksOptions): Promise<Webhooks> {
     ...common,
     allowInsecureUrls: o.allowInsecureUrls,
     fetch: o.fetch,
+    resolve: o.resolve,
     timeoutMs: o.timeoutMs,
     policy: {
       ...DEFAULT_RETRY_POLICY,

@@ -14,7 +14,8 @@ describe('webhook endpoint URL policy', () => {
       ok: true,
       url: 'https://hooks.example.com/',
     });
-    expect(checkEndpointUrl('https://10.0.0.5/hook', prod).ok).toBe(true); // private networks are legitimate
+    expect(checkEndpointUrl('https://[2606:4700:4700::1111]/hook', prod).ok).toBe(true);
+    expect(checkEndpointUrl('https://8.8.8.8/hook', prod).ok).toBe(true);
   });
 
   it('refuses other schemes and malformed input in every mode', () => {
@@ -58,6 +59,26 @@ describe('webhook endpoint URL policy', () => {
       'https://[::1]/hook',
       'https://[::ffff:127.0.0.1]/hook',
       'https://[fe80::1]/hook',
+      // Review finding 12: private, shared, metadata and IPv6-wrapped internal addresses.
+      'https://10.0.0.5/hook',
+      'https://172.16.0.1/hook',
+      'https://172.31.255.255/hook',
+      'https://192.168.1.1/',
+      'https://100.64.0.1/',
+      'https://100.100.100.200/',
+      'https://[fd00:ec2::254]/latest/meta-data',
+      'https://[fc00::1]/',
+      'https://[::7f00:1]/',
+      'https://[64:ff9b::a9fe:a9fe]/',
+      'https://[64:ff9b::10.0.0.1]/',
+      'https://[::ffff:10.0.0.1]/',
+      'https://[::ffff:a9fe:a9fe]/',
+      'https://[2002:7f00:1::]/',
+      'https://[::]/',
+      'https://[ff02::1]/',
+      'https://224.0.0.1/',
+      'https://255.255.255.255/',
+      'https://localhost./hook',
     ]) {
       expect(checkEndpointUrl(url, prod).ok, url).toBe(false);
       expect(checkEndpointUrl(url, dev).ok, url).toBe(true);

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
+import { isPublicAddress } from './address.ts';
 
 export interface UrlPolicy {
   /**
-   * Development and tests: allow plain http and loopback/link-local hosts (a receiver on
-   * 127.0.0.1). Production passes false: https only, and no loopback or link-local targets.
+   * Development and tests: allow plain http and any host (a receiver on 127.0.0.1). Production
+   * passes false: https only, and public hosts only.
    */
   allowInsecure: boolean;
 }
@@ -12,9 +13,11 @@ export type UrlCheck = { ok: true; url: string } | { ok: false; reason: string }
 
 /**
  * SSRF hygiene for endpoint URLs, checked when an endpoint is saved and again before each POST:
- * only http(s), no credentials, and in production https to a host that is not this machine or
- * the cloud metadata range. (A name that resolves to such an address later is not caught here;
- * deliveries also never follow redirects.)
+ * only http(s), no credentials, and in production https to a public host: `localhost` names and
+ * IP literals that are not public unicast (see address.ts) are refused. A name is checked where
+ * it matters, when the delivery connects: every address it resolves to must be public and the
+ * connection goes to the address checked (guarded-fetch.ts), so DNS rebinding cannot get around
+ * it. Deliveries never follow redirects.
  */
 export function checkEndpointUrl(input: string, policy: UrlPolicy): UrlCheck {
   if (typeof input !== 'string' || !input.length) return { ok: false, reason: 'a URL is required' };
@@ -33,32 +36,23 @@ export function checkEndpointUrl(input: string, policy: UrlPolicy): UrlCheck {
   if (!policy.allowInsecure) {
     if (url.protocol !== 'https:')
       return { ok: false, reason: 'only https:// URLs are accepted in production' };
-    if (isLocalHost(url.hostname)) {
-      return { ok: false, reason: 'loopback and link-local addresses are refused in production' };
+    if (!isPublicHost(url.hostname)) {
+      return {
+        ok: false,
+        reason: 'private, loopback, link-local and other non-public addresses are refused in production',
+      };
     }
   }
   return { ok: true, url: url.toString() };
 }
 
-function isLocalHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const kind = isIP(host);
-  if (kind === 4) {
-    const [a, b] = host.split('.').map(Number) as [number, number];
-    return a === 127 || a === 0 || (a === 169 && b === 254);
-  }
-  if (kind === 6) {
-    if (host === '::1' || host === '::') return true;
-    if (/^fe[89ab][0-9a-f]:/.test(host)) return true;
-    // IPv4-mapped: the URL parser normalises ::ffff:127.0.0.1 to ::ffff:7f00:1
-    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-    if (mapped) {
-      const hi = Number.parseInt(mapped[1]!, 16);
-      const a = hi >> 8;
-      const b = hi & 0xff;
-      return a === 127 || a === 0 || (a === 169 && b === 254);
-    }
-  }
-  return false;
+/** A name (checked again at connect time), or a public unicast IP literal. */
+function isPublicHost(hostname: string): boolean {
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
+  if (!host || host === 'localhost' || host.endsWith('.localhost')) return false;
+  if (isIP(host)) return isPublicAddress(host);
+  return true;
 }

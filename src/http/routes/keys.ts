@@ -29,7 +29,7 @@ export const READ_KEYS: ActingRule = { anyScope: ['api_keys:read', 'api_keys:man
 
 const AUTH_ERRORS = {
   401: 'no or bad credentials (WWW-Authenticate says why)',
-  403: 'insufficient_scope (with required_scopes), scope_escalation, or too low a role',
+  403: 'insufficient_scope (with required_scopes), scope_escalation (granting, or revoking/rotating/editing a key, takes every scope the key holds), forbidden (an API key setting a rate_limit or expires_at looser than its own), or too low a role',
   404: 'no such key in the workspace, or not a member of it',
   429: 'the calling key is over its rate limit (Retry-After)',
 } as const;
