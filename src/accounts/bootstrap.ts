@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.ts';
 import { AppError } from '../http/errors.ts';
+import { DuplicateKeyError, type Storage } from '../storage/index.ts';
 import type { Workspace } from '../workspaces/model.ts';
 import type { WorkspaceService } from '../workspaces/service.ts';
 import type { User } from './model.ts';
@@ -18,13 +19,54 @@ export interface Bootstrapped {
 export const DEFAULT_WORKSPACE = { name: 'Default', slug: 'default' };
 
 /**
+ * The operator's workspace (its owners manage signing keys), recorded by id when bootstrap creates
+ * it: never found by slug, which any workspace may take once the operator renames theirs.
+ */
+interface OperatorDoc {
+  id: 'operator';
+  workspaceId: string;
+  recordedAt: Date;
+}
+const INSTALLATION = { name: 'gatehouse_installation' } as const;
+
+/** Records the operator workspace; the first record stands (racing processes agree on it). */
+export async function recordOperatorWorkspace(storage: Storage, workspaceId: string): Promise<string> {
+  const docs = storage.collection<OperatorDoc>(INSTALLATION);
+  try {
+    await docs.insert({ id: 'operator', workspaceId, recordedAt: new Date() });
+    return workspaceId;
+  } catch (err) {
+    if (!(err instanceof DuplicateKeyError)) throw err;
+    return (await docs.get('operator'))!.workspaceId;
+  }
+}
+
+/**
+ * The operator workspace's id. A store bootstrapped before the id was recorded has none: its
+ * oldest workspace is the operator's (bootstrap runs only on a store without workspaces, and
+ * workspaces are never deleted), and is recorded on first use, so it cannot change afterwards.
+ * Null only on a store without any workspace.
+ */
+export async function operatorWorkspaceId(c: {
+  storage: Storage;
+  workspaces: Pick<WorkspaceService, 'list'>;
+}): Promise<string | null> {
+  const doc = await c.storage.collection<OperatorDoc>(INSTALLATION).get('operator');
+  if (doc) return doc.workspaceId;
+  const [oldest] = await c.workspaces.list(1);
+  return oldest ? recordOperatorWorkspace(c.storage, oldest.id) : null;
+}
+
+/**
  * On a store without any workspace: workspace "Default" (slug `default`) and its owner,
+ * recorded by id as the operator's workspace (operatorWorkspaceId),
  * BOOTSTRAP_ADMIN_EMAIL (admin@localhost) with BOOTSTRAP_ADMIN_PASSWORD or a generated password.
  * Null when there is a workspace already. Processes starting together on one empty store race on
  * the unique email and slug: one creates each, the others adopt them.
  */
 export async function bootstrap(c: {
   config: Pick<Config, 'bootstrapAdmin'>;
+  storage: Storage;
   accounts: AccountService;
   workspaces: WorkspaceService;
 }): Promise<Bootstrapped | null> {
@@ -45,6 +87,7 @@ export async function bootstrap(c: {
   }
   try {
     const workspace = await c.workspaces.create(DEFAULT_WORKSPACE, owner.id);
+    await recordOperatorWorkspace(c.storage, workspace.id);
     return { workspace, owner, generatedPassword, existingUser };
   } catch (err) {
     if (!(err instanceof AppError && err.code === 'slug_taken')) throw err;

@@ -7,6 +7,7 @@ import {
   type Collection,
   type CollectionSpec,
   DuplicateKeyError,
+  type Filter,
   type Storage,
 } from '../storage/index.ts';
 import { type ClientView, type OAuthClientRecord, toClientView } from './model.ts';
@@ -28,7 +29,29 @@ export const clientErrors = {
     new AppError(400, 'invalid_request', `${field}: ${message}`, { field }),
   notConfidential: () =>
     new AppError(409, 'public_client', 'A public client has no secret to rotate.', { field: 'client_id' }),
+  resourceTaken: (resource: string) =>
+    new AppError(
+      409,
+      'resource_taken',
+      `resources: ${resource} is already registered by a client of another workspace; a resource indicator belongs to one workspace.`,
+      { field: 'resources' },
+    ),
+  reservedResource: (resource: string) =>
+    clientErrors.invalid(
+      'resources',
+      `${resource} is Gatehouse's own API; every client may ask for it already, it cannot be registered as a custom resource`,
+    ),
 };
+
+/** A resource indicator for comparison: origin lower-cased, trailing slashes of the path dropped. */
+function resourceKey(value: string): string {
+  try {
+    const u = new URL(value);
+    return `${u.origin}${u.pathname.replace(/\/+$/, '')}${u.search}`;
+  } catch {
+    return value;
+  }
+}
 
 export function digestSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -78,12 +101,50 @@ export class ClientService {
   /** Ends a deleted client's grants, codes and tokens (set by the OIDC core). */
   onDeleted: (clientId: string) => Promise<void> = async () => {};
 
+  /**
+   * @param reservedResources resource indicators no client may register (Gatehouse's own API,
+   *   `${issuer}/api`), nor anything under them.
+   */
   constructor(
     storage: Storage,
     private readonly clock: Clock,
     private readonly workspaces: { get(id: string): Promise<{ id: string } | null> },
+    private readonly reservedResources: readonly string[] = [],
   ) {
     this.docs = storage.collection<OAuthClientRecord>(CLIENTS);
+  }
+
+  /**
+   * A resource indicator belongs to one workspace (the first to register it): otherwise another
+   * workspace's client could mint tokens whose audience is this workspace's resource server.
+   * Clients of the same workspace may share one.
+   */
+  private async checkResources(workspaceId: string, resources: readonly string[]): Promise<void> {
+    for (const r of resources) {
+      const key = resourceKey(r);
+      for (const reserved of this.reservedResources.map(resourceKey)) {
+        if (key === reserved || key.startsWith(`${reserved}/`) || key.startsWith(`${reserved}?`))
+          throw clientErrors.reservedResource(r);
+      }
+    }
+    const taken = await this.contested(workspaceId, resources);
+    if (taken) throw clientErrors.resourceTaken(taken);
+  }
+
+  /**
+   * The same check after the write: of two workspaces registering one resource at once, both see
+   * each other here and both undo (each may retry; neither holds it alongside the other).
+   */
+  private async contested(workspaceId: string, resources: readonly string[]): Promise<string | undefined> {
+    for (const r of resources) {
+      // Both stores match a scalar against an array field by membership (as MongoDB does).
+      const filter = {
+        resources: r,
+        workspaceId: { $ne: workspaceId },
+      } as unknown as Filter<OAuthClientRecord>;
+      if ((await this.docs.find(filter, { limit: 1 })).length) return r;
+    }
+    return undefined;
   }
 
   async create(workspaceId: string, input: NewClientInput): Promise<IssuedClient> {
@@ -95,6 +156,7 @@ export class ClientService {
     const type = v.public ? 'public' : 'confidential';
     const authMethod = v.public ? null : (v.authMethod ?? 'client_secret_basic');
     checkShape({ type, grantTypes: v.grantTypes, redirectUris: v.redirectUris, authMethod });
+    await this.checkResources(workspaceId, v.resources);
     const secret = v.public ? null : newSecret();
     const now = this.clock.now();
     for (let attempt = 0; ; attempt++) {
@@ -117,6 +179,11 @@ export class ClientService {
       };
       try {
         await this.docs.insert(record);
+        const lost = await this.contested(workspaceId, record.resources);
+        if (lost) {
+          await this.docs.delete({ id: record.id });
+          throw clientErrors.resourceTaken(lost);
+        }
         return { client: toClientView(record), secret };
       } catch (err) {
         if (err instanceof DuplicateKeyError && attempt < 2) continue;
@@ -150,6 +217,7 @@ export class ClientService {
       authMethod: v.authMethod ?? current.authMethod,
     };
     checkShape(next);
+    if (v.resources !== undefined) await this.checkResources(workspaceId, v.resources);
     const set: Partial<OAuthClientRecord> = { ...next, updatedAt: this.clock.now() };
     if (v.name !== undefined) set.name = v.name;
     if (v.postLogoutRedirectUris !== undefined) set.postLogoutRedirectUris = v.postLogoutRedirectUris;
@@ -157,6 +225,11 @@ export class ClientService {
     if (v.dpopBound !== undefined) set.dpopBound = v.dpopBound;
     const updated = await this.docs.update({ id: clientId, workspaceId }, { set });
     if (!updated) throw clientErrors.notFound();
+    const lost = v.resources !== undefined ? await this.contested(workspaceId, v.resources) : undefined;
+    if (lost) {
+      await this.docs.update({ id: clientId, workspaceId }, { set: { resources: current.resources } });
+      throw clientErrors.resourceTaken(lost);
+    }
     return toClientView(updated);
   }
 

@@ -1,7 +1,8 @@
 import type Provider from 'oidc-provider';
-import { secretMatches } from '../clients/service.ts';
+import { digestSecret, secretMatches } from '../clients/service.ts';
 import { FIRST_PARTY_CLIENT_ID } from './client-lookup.ts';
-import { currentRequestUsesBasicAuth } from './internals.ts';
+import { credentialGeneration } from './credentials.ts';
+import { currentRequestUsesBasicAuth, noteOnCurrentRequest } from './internals.ts';
 import { KEY_CLIENT_KIND, type KeyClients } from './key-clients.ts';
 
 /**
@@ -17,15 +18,25 @@ export function installClientSecretCheck(provider: Provider, keys: KeyClients): 
   };
   proto.compareClientSecret = async function compareClientSecret(this: ClientLike, actual: string) {
     if (this.clientId === FIRST_PARTY_CLIENT_ID) return false;
-    if (this.gatehouse_kind === KEY_CLIENT_KIND) return keys.secretMatches(this.clientId, actual);
-    // A registered client uses the method it registered (RFC 7591 token_endpoint_auth_method);
-    // the library alone would take either secret method. The secret is still compared, in constant time.
-    const basic = currentRequestUsesBasicAuth();
-    const methodOk =
-      basic === undefined || basic === (this.tokenEndpointAuthMethod === 'client_secret_basic');
-    return secretMatches(actual, this.clientSecret ?? null) && methodOk;
+    let ok: boolean;
+    if (this.gatehouse_kind === KEY_CLIENT_KIND) ok = await keys.secretMatches(this.clientId, actual);
+    else {
+      // A registered client uses the method it registered (RFC 7591 token_endpoint_auth_method);
+      // the library alone would take either secret method. The secret is still compared, in constant time.
+      const basic = currentRequestUsesBasicAuth();
+      const methodOk =
+        basic === undefined || basic === (this.tokenEndpointAuthMethod === 'client_secret_basic');
+      ok = secretMatches(actual, this.clientSecret ?? null) && methodOk;
+    }
+    // Which secret this was (credentials.ts): a token minted now dies when that secret is rotated out.
+    // Keys and client secrets are both stored as the SHA-256 (hex) of the presented string.
+    if (ok) noteOnCurrentRequest(CREDENTIAL_GENERATION_STATE, credentialGeneration(digestSecret(actual)));
+    return ok;
   };
 }
+
+/** Where the matched secret's fingerprint waits on ctx.state for extraTokenClaims (token-policy.ts). */
+export const CREDENTIAL_GENERATION_STATE = 'gatehouseCredentialGeneration';
 
 interface ClientLike {
   clientId: string;

@@ -4,7 +4,9 @@ import { ClientService } from '../clients/service.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock, Storage } from '../storage/index.ts';
 import type { WorkspaceService } from '../workspaces/service.ts';
+import { keyHolder, registeredClientHolder } from './credentials.ts';
 import { createProvider, type OidcCore } from './provider.ts';
+import { apiResource } from './resources.ts';
 import { installTokenEndpointExtensions } from './token-endpoints.ts';
 import { OidcTokenService } from './tokens.ts';
 
@@ -31,7 +33,7 @@ export interface OidcServices extends OidcCore {
 
 /** The provider and what shares its keys and models: the client registry and the token service. */
 export async function createOidcCore(d: OidcCoreDeps): Promise<OidcServices> {
-  const clients = new ClientService(d.storage, d.clock, d.workspaces);
+  const clients = new ClientService(d.storage, d.clock, d.workspaces, [apiResource(d.issuer)]);
   const core = await createProvider({
     issuer: d.issuer,
     storage: d.storage,
@@ -54,7 +56,12 @@ export async function createOidcCore(d: OidcCoreDeps): Promise<OidcServices> {
     workspaces: d.workspaces,
     accounts: d.accounts,
     refreshReuseGraceSeconds: d.refreshReuseGraceSeconds,
-    clientActive: async (id) => !!(await clients.find(id)) || !!(await core.keyClients.record(id)),
+    grantlessHolder: async (id) => {
+      const registered = await clients.find(id);
+      if (registered) return registeredClientHolder(registered);
+      const key = await core.keyClients.record(id);
+      return key ? keyHolder(key, d.clock.now()) : null;
+    },
   });
   clients.onDeleted = (id) => tokens.revokeClient(id);
   installTokenEndpointExtensions(core.provider, { tokens, apiKeys: d.apiKeys });

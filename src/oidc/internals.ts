@@ -21,12 +21,25 @@ const { default: initializeKeystore } = (await import(KEYSTORE_MODULE)) as { def
  */
 const ALS_MODULE = 'oidc-provider/lib/helpers/als.js';
 const { default: providerAls } = (await import(ALS_MODULE)) as {
-  default: { getStore(): { get(header: string): string } | undefined };
+  default: {
+    getStore(): { get(header: string): string; set(header: string, value: string): void } | undefined;
+  };
 };
 
 export function currentRequestUsesBasicAuth(): boolean | undefined {
   const ctx = providerAls.getStore();
   return ctx ? /^basic /i.test(ctx.get('authorization')) : undefined;
+}
+
+/** Sets a response header on the request oidc-provider is serving (e.g. Retry-After with an error). */
+export function setHeaderOnCurrentRequest(name: string, value: string): void {
+  providerAls.getStore()?.set(name, value);
+}
+
+/** Notes a value on the request oidc-provider is serving (ctx.state), for a later hook of the same request. */
+export function noteOnCurrentRequest(key: string, value: unknown): void {
+  const ctx = providerAls.getStore() as { state?: Record<string, unknown> } | undefined;
+  if (ctx?.state) ctx.state[key] = value;
 }
 
 export function replaceProviderKeys(provider: Provider, privateJwks: object[]): void {

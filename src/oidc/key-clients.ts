@@ -1,8 +1,9 @@
-import type { AdapterPayload } from 'oidc-provider';
+import { type AdapterPayload, errors } from 'oidc-provider';
 import type { ApiKeyRecord } from '../api-keys/model.ts';
 import { statusOf } from '../api-keys/model.ts';
 import type { VerifyResult } from '../api-keys/verify.ts';
 import type { Clock, Collection } from '../storage/index.ts';
+import { setHeaderOnCurrentRequest } from './internals.ts';
 
 /**
  * API keys as OAuth clients (DESIGN "API keys"): `client_id` = the key's public id, the secret =
@@ -34,8 +35,11 @@ export function keyClientMetadata(key: ApiKeyRecord): AdapterPayload {
 export interface KeyClientDeps {
   clock: Clock;
   keys: Collection<ApiKeyRecord>;
-  /** The key service's side-effect-free check (no rate-limit hit, no charge): ApiKeyService.inspect. */
-  inspect(key: string): Promise<VerifyResult>;
+  /**
+   * The key service's check of a key used as client credentials: active, this key, and one hit on
+   * its rate limit (no credits charged): ApiKeyService.authenticateClient.
+   */
+  authenticateClient(keyId: string, secret: string): Promise<VerifyResult>;
 }
 
 export class KeyClients {
@@ -56,10 +60,23 @@ export class KeyClients {
     return key && statusOf(key, this.d.clock.now()) === 'active' ? key : null;
   }
 
-  /** The presented secret is this key, and the key is active (not revoked, expired or rotated out). */
+  /**
+   * The presented secret is this key, and the key is active (not revoked, expired or rotated out).
+   * Getting a token is a use of the key: over its rate limit the token endpoint answers 429
+   * `rate_limited` with Retry-After instead of a token.
+   */
   async secretMatches(clientId: string, secret: unknown): Promise<boolean> {
     if (typeof secret !== 'string' || secret.length > 200) return false;
-    const r = await this.d.inspect(secret);
+    const r = await this.d.authenticateClient(clientId, secret);
+    if (!r.valid && r.reason === 'rate_limited') {
+      const retryAfter = r.retryAfter;
+      setHeaderOnCurrentRequest('Retry-After', String(retryAfter));
+      const err = new errors.OIDCProviderError(429, 'rate_limited');
+      Object.assign(err, {
+        error_description: `This API key is over its rate limit; retry in ${retryAfter} s.`,
+      });
+      throw err;
+    }
     return r.valid && r.keyId === clientId;
   }
 }

@@ -32,7 +32,10 @@ export interface ProviderDeps {
   };
   catalogue: Pick<ScopeCatalog, 'list'>;
   clients: { find(id: string): Promise<OAuthClientRecord | null> };
-  apiKeys: { repo: { keys: Collection<ApiKeyRecord> }; inspect(key: string): Promise<VerifyResult> };
+  apiKeys: {
+    repo: { keys: Collection<ApiKeyRecord> };
+    authenticateClient(keyId: string, secret: string): Promise<VerifyResult>;
+  };
 }
 
 export interface OidcCore {
@@ -50,7 +53,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcCore> {
   const keyClients = new KeyClients({
     clock: deps.clock,
     keys: deps.apiKeys.repo.keys,
-    inspect: (key) => deps.apiKeys.inspect(key),
+    authenticateClient: (id, secret) => deps.apiKeys.authenticateClient(id, secret),
   });
   const policy = new TokenPolicy({
     issuer: deps.issuer,
@@ -68,7 +71,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcCore> {
       signingKeys,
       cookieSecrets,
       secureCookies: deps.issuer.startsWith('https://'),
-      findAccount: findAccountIn(deps.accounts),
+      findAccount: findAccountIn(deps.accounts, deps.workspaces),
       policy,
       loadExistingGrant: loadExistingGrantForMembers(deps.workspaces),
     }),

@@ -90,8 +90,11 @@ async function describe(d: TokenEndpointDeps, token: string, client: Client) {
     }
     const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
     if (typeof aud !== 'string') return undefined;
+    let scopes: string[];
     try {
-      await d.tokens.inspectAccessToken(token, aud);
+      ({
+        token: { scopes },
+      } = await d.tokens.inspectAccessToken(token, aud));
     } catch {
       return undefined;
     }
@@ -100,18 +103,9 @@ async function describe(d: TokenEndpointDeps, token: string, client: Client) {
     return {
       active: true,
       token_type: cnf?.jkt ? 'DPoP' : 'Bearer',
-      ...pick(claims, [
-        'iss',
-        'sub',
-        'aud',
-        'client_id',
-        'scope',
-        'exp',
-        'iat',
-        'jti',
-        'workspace_id',
-        'cnf',
-      ]),
+      // The scopes the token holds now (a key's token loses what its key lost), not as minted.
+      ...(claims.scope !== undefined ? { scope: scopes.join(' ') } : {}),
+      ...pick(claims, ['iss', 'sub', 'aud', 'client_id', 'exp', 'iat', 'jti', 'workspace_id', 'cnf']),
     };
   }
   if (KEY_RE.test(token)) {

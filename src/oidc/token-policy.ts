@@ -3,6 +3,8 @@ import { clientWorkspaceId } from '../interactions/workspace.ts';
 import type { Clock } from '../storage/index.ts';
 import type { Workspace } from '../workspaces/model.ts';
 import type { ScopeCatalog } from '../workspaces/scopes.ts';
+import { CREDENTIAL_GENERATION_STATE } from './client-auth.ts';
+import { CREDENTIAL_GENERATION_CLAIM } from './credentials.ts';
 import { KEY_CLIENT_KIND, type KeyClients } from './key-clients.ts';
 import { Memo } from './memo.ts';
 import { ACCESS_TOKEN_ALG, apiResource, FIXED_TTL, isOidcScope } from './resources.ts';
@@ -106,9 +108,14 @@ export class TokenPolicy {
     const t = token as Hinted & { grantId?: string; client?: unknown };
     const client = t.client ?? ctx?.oidc?.client;
     const workspaceId = t[WORKSPACE_HINT] ?? (client ? clientWorkspaceId(client) : undefined);
+    // A grant-less token names the secret it was minted with (credentials.ts), so rotation ends it.
+    const cgen = t.grantId
+      ? undefined
+      : (ctx?.state as Record<string, unknown> | undefined)?.[CREDENTIAL_GENERATION_STATE];
     return {
       ...(workspaceId ? { workspace_id: workspaceId } : {}),
       ...(t.grantId ? { gid: t.grantId } : {}),
+      ...(typeof cgen === 'string' ? { [CREDENTIAL_GENERATION_CLAIM]: cgen } : {}),
     };
   };
 

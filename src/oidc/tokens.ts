@@ -8,6 +8,7 @@ import type { Clock, Collection, Storage } from '../storage/index.ts';
 import type { Workspace } from '../workspaces/model.ts';
 import { OIDC_MODELS, type OidcModelDoc } from './adapter.ts';
 import { FIRST_PARTY_CLIENT_ID } from './client-lookup.ts';
+import { CREDENTIAL_GENERATION_CLAIM, type GrantlessHolder } from './credentials.ts';
 import { type DpopPresentation, verifyDpopProof } from './dpop.ts';
 import { ACCESS_TOKEN_ALG, apiResource } from './resources.ts';
 import type { SigningKeyRing } from './signing-keys.ts';
@@ -52,8 +53,11 @@ export interface TokenServiceDeps {
   accounts: { getUser(id: string): Promise<User | null> };
   /** Seconds after a refresh during which the spent token answers the same new pair (0: never). */
   refreshReuseGraceSeconds?: number;
-  /** Is the client behind a grant-less (client_credentials) token still there: a registered client or an active key? */
-  clientActive(clientId: string): Promise<boolean>;
+  /**
+   * The client behind a grant-less (client_credentials) token as it is now: a registered client or
+   * an active key (null: neither), with its current secrets and scopes (credentials.ts).
+   */
+  grantlessHolder(clientId: string): Promise<GrantlessHolder | null>;
 }
 
 const tokenError = (code: 'invalid_token' | 'token_expired' | 'token_revoked', message: string) =>
@@ -89,7 +93,9 @@ const epoch = (d: Date) => Math.floor(d.getTime() / SEC);
  * models (Grant, AccessToken, RefreshToken) under the first-party client, so its tokens are the
  * same kind as the OIDC flows' — signed by the same keys, revoked the same way (a grant's
  * revocation deletes its refresh tokens and codes, and every JWT naming the grant in `gid` is
- * refused from then on). Over 300 lines on purpose: issuance, rotation (with the reuse grace
+ * refused from then on). Verification also reads who stands behind a token (checkUserToken,
+ * checkGrantlessToken): a disabled user or a removed member, a rotated-out secret, a scope taken
+ * from a key end or narrow its tokens at once. Over 300 lines on purpose: issuance, rotation (with the reuse grace
  * window), verification and revocation share the same models and invariants and read best together;
  * DPoP proof checks live in dpop.ts.
  */
@@ -312,19 +318,15 @@ export class OidcTokenService implements TokenService {
     const jti = str(payload.jti)!;
     const clientId = str(payload.client_id)!;
     const grantId = str(payload.gid);
-    if (grantId) {
-      if (!(await this.models.get(`Grant:${grantId}`)))
-        throw tokenError('token_revoked', 'The access token was revoked.');
-    } else {
-      const [denied, active] = await Promise.all([this.revokedJtis.get(jti), this.d.clientActive(clientId)]);
-      if (denied || !active) throw tokenError('token_revoked', 'The access token was revoked.');
-    }
     const workspaceId = str(payload.workspace_id);
+    let scopes = (str(payload.scope) ?? '').split(' ').filter(Boolean);
+    if (grantId) await this.checkUserToken(grantId, str(payload.sub)!, workspaceId);
+    else scopes = await this.checkGrantlessToken(payload, jti, clientId, scopes);
     const cnf = payload.cnf as Record<string, unknown> | undefined;
     const token: VerifiedAccessToken = {
       sub: str(payload.sub)!,
       clientId,
-      scopes: (str(payload.scope) ?? '').split(' ').filter(Boolean),
+      scopes,
       jti,
       exp: payload.exp as number,
       ...(workspaceId ? { workspaceId } : {}),
@@ -332,6 +334,51 @@ export class OidcTokenService implements TokenService {
     };
     const jkt = typeof cnf?.jkt === 'string' ? cnf.jkt : undefined;
     return { token, bound: !!cnf && Object.keys(cnf).length > 0, ...(jkt ? { jkt } : {}) };
+  }
+
+  /**
+   * A user's token (grant-backed) holds while its grant does, its user exists and is not disabled,
+   * and, when it names a workspace, the user is still a member of it: disabling a user or removing
+   * a member ends their tokens at the next request. Read fresh (three lookups by id, in parallel),
+   * never memoised, like the grant itself.
+   */
+  private async checkUserToken(grantId: string, sub: string, workspaceId: string | undefined): Promise<void> {
+    const [grant, user, member] = await Promise.all([
+      this.models.get(`Grant:${grantId}`),
+      this.d.accounts.getUser(sub),
+      workspaceId ? this.d.workspaces.membership(workspaceId, sub) : true,
+    ]);
+    if (!grant) throw tokenError('token_revoked', 'The access token was revoked.');
+    if (!user || user.disabled)
+      throw tokenError('token_revoked', 'The account behind this access token is disabled or gone.');
+    if (!member)
+      throw tokenError('token_revoked', 'The account behind this access token left the workspace.');
+  }
+
+  /**
+   * A grant-less (client_credentials) token holds while it is not deny-listed, its client or key is
+   * still active, and the secret it was minted with still authenticates that holder (a rotation
+   * ends it once any grace period is over). A key's token keeps only the scopes the key holds now.
+   */
+  private async checkGrantlessToken(
+    payload: Record<string, unknown>,
+    jti: string,
+    clientId: string,
+    scopes: string[],
+  ): Promise<string[]> {
+    const [denied, holder] = await Promise.all([this.revokedJtis.get(jti), this.d.grantlessHolder(clientId)]);
+    if (denied || !holder) throw tokenError('token_revoked', 'The access token was revoked.');
+    const cgen = payload[CREDENTIAL_GENERATION_CLAIM];
+    const iat = payload.iat as number;
+    const rotatedOut =
+      typeof cgen === 'string'
+        ? !holder.generations.includes(cgen)
+        : !!holder.rotatedAt && iat < epoch(holder.rotatedAt);
+    if (rotatedOut)
+      throw tokenError('token_revoked', 'The secret this access token was issued with has been rotated.');
+    if (holder.scopes === 'all') return scopes;
+    const held = new Set(holder.scopes);
+    return scopes.filter((s) => held.has(s));
   }
 
   private async mint(m: {

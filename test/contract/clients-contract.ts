@@ -202,5 +202,34 @@ export function clientsContract(name: string, open: OpenClientsStore): void {
       expect(await clients.find('key_0123456789abcdef')).toBeNull();
       expect(await clients.find(`${client.id}x`)).toBeNull();
     });
+
+    it('gives a resource indicator to one workspace, and refuses the reserved ones', async () => {
+      const guarded = new ClientService(storage, clock, new WorkspaceService(storage, clock), [
+        'https://gatehouse.example/api',
+      ]);
+      const RES = 'https://videos.example.com';
+      const svc = { name: 'svc', grantTypes: ['client_credentials' as const] };
+      await guarded.create(wsA, { ...svc, resources: [RES, 'https://other.example.com'] });
+      await guarded.create(wsA, { ...svc, resources: [RES] }); // the same workspace may reuse it
+      const taken = await rejection(guarded.create(wsB, { ...svc, resources: [RES] }));
+      expect(taken).toMatchObject({ status: 409, code: 'resource_taken' });
+      expect(taken.message).toContain(RES);
+      const { client } = await guarded.create(wsB, svc);
+      expect(await rejection(guarded.update(wsB, client.id, { resources: [RES] }))).toMatchObject({
+        status: 409,
+      });
+      expect((await guarded.get(wsB, client.id)).resources).toEqual([]);
+      for (const reserved of [
+        'https://gatehouse.example/api',
+        'https://gatehouse.example/api/',
+        'https://GATEHOUSE.example/api/v1',
+      ]) {
+        const r = await rejection(guarded.create(wsB, { ...svc, resources: [reserved] }));
+        expect(r).toMatchObject({ status: 400, code: 'invalid_request' });
+        expect(r.message).toMatch(/Gatehouse's own API/);
+      }
+      // Elsewhere on the same host is fine.
+      await guarded.create(wsB, { ...svc, resources: ['https://gatehouse.example/apis'] });
+    });
   });
 }

@@ -42,7 +42,12 @@ export function clientRoutes(c: Deps): ApiRouter {
       tag,
       auth: 'user',
       body: createClientBody,
-      responses: { 201: 'the client (with client_secret if confidential)', 400: 'invalid input', ...denied },
+      responses: {
+        201: 'the client (with client_secret if confidential)',
+        400: 'invalid input',
+        409: 'resource_taken (a resource of another workspace)',
+        ...denied,
+      },
     },
     async (ctx, { body, params }) => {
       const ws = await workspaceFor(c, ctx, params.workspaceId!);
@@ -92,7 +97,12 @@ export function clientRoutes(c: Deps): ApiRouter {
       tag,
       auth: 'user',
       body: updateClientBody,
-      responses: { 200: 'the client', 400: 'invalid input', ...denied },
+      responses: {
+        200: 'the client',
+        400: 'invalid input',
+        409: 'resource_taken (a resource of another workspace)',
+        ...denied,
+      },
     },
     async (ctx, { body, params }) => {
       const ws = await workspaceFor(c, ctx, params.workspaceId!);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_WORKSPACE } from '../../accounts/bootstrap.ts';
+import { operatorWorkspaceId } from '../../accounts/bootstrap.ts';
 import type { Container } from '../../container.ts';
 import { MAX_SIGNING_KEY_RETENTION, MIN_SIGNING_KEY_RETENTION } from '../../oidc/resources.ts';
 import type { StoredSigningKey } from '../../oidc/signing-keys.ts';
@@ -8,12 +8,13 @@ import { requireRole, requireUser } from '../auth.ts';
 import { httpErrors } from '../errors.ts';
 
 /**
- * Signing keys for the operator: owners of the bootstrap workspace (`default`) list them and
+ * Signing keys for the operator: owners of the bootstrap workspace (recorded by id at bootstrap,
+ * whatever its slug is now; see accounts/bootstrap.ts) list them and
  * rotate them. A rotation publishes new keys and signs with them at once in this process; other
  * processes pick them up on their next poll (SIGNING_KEYS_POLL_MS). Retired keys stay in the
  * JWKS for `retain_seconds`, by default and at least the longest token lifetime.
  */
-type Deps = Pick<Container, 'openapi' | 'workspaces' | 'signingKeyRing'>;
+type Deps = Pick<Container, 'openapi' | 'workspaces' | 'signingKeyRing' | 'storage'>;
 
 const rotateBody = z.strictObject({
   retain_seconds: z
@@ -40,9 +41,13 @@ function keyJson(k: StoredSigningKey) {
 
 async function requireOperator(c: Deps, ctx: Parameters<typeof requireUser>[0]): Promise<void> {
   requireUser(ctx);
-  const ws = await c.workspaces.getBySlug(DEFAULT_WORKSPACE.slug);
-  if (!ws) throw httpErrors.forbidden('Only owners of the bootstrap workspace manage signing keys.');
-  await requireRole(c, ctx, ws.id, ['owner']);
+  // By the id recorded at bootstrap, never by slug (any workspace may take `default` once free).
+  const ws = await operatorWorkspaceId(c);
+  if (!ws)
+    throw httpErrors.forbidden(
+      'Only owners of the bootstrap workspace manage signing keys; use `gatehouse keys rotate-signing`.',
+    );
+  await requireRole(c, ctx, ws, ['owner']);
 }
 
 export function signingKeyRoutes(c: Deps): ApiRouter {
