@@ -3,6 +3,8 @@ import { clientWorkspaceId } from './workspace.ts';
 
 interface Memberships {
   membership(workspaceId: string, userId: string): Promise<unknown | null>;
+  /** For the workspace's sign-in methods: a password session counts only where password sign-in is allowed. */
+  get?(workspaceId: string): Promise<{ settings: { signInMethods: readonly string[] } } | null>;
 }
 
 /**
@@ -22,6 +24,8 @@ export function loadExistingGrantForMembers(workspaces: Memberships) {
     const workspaceId = clientWorkspaceId(client);
     const accountId = session.accountId;
     if (!workspaceId || !accountId || !(await workspaces.membership(workspaceId, accountId)))
+      return undefined;
+    if (workspaces.get && !(await workspaces.get(workspaceId))?.settings.signInMethods.includes('password'))
       return undefined;
     return ctx.oidc.provider.Grant.find(grantId);
   };

@@ -66,6 +66,18 @@ export function interactionRoutes(c: Container): Router {
             signInError('not_member', page.workspace),
           );
         }
+        // Every session today comes from a password sign-in: it must not carry into an app of a
+        // workspace that does not allow password sign-in (an SSO-only workspace).
+        if (!passwordAllowed(page.workspace)) {
+          return showLogin(
+            ctx,
+            it,
+            page,
+            csrf.issue(ctx, it.uid),
+            '',
+            signInError('password_off', page.workspace),
+          );
+        }
         // "Not you?": sign in with another account inside the same interaction. oidc-provider ends
         // the old session when the login result names another account (authorization/resume.js).
         if (ctx.query.switch === '1') return showLogin(ctx, it, page, csrf.issue(ctx, it.uid), '');
@@ -110,6 +122,9 @@ export function interactionRoutes(c: Container): Router {
     const accountId = it.session?.accountId;
     if (!accountId || !(await c.workspaces.membership(page.workspaceId, accountId))) {
       throw new AppError(403, 'access_denied', 'Your account does not have access to this app.');
+    }
+    if (!passwordAllowed(page.workspace)) {
+      throw new AppError(403, 'access_denied', "This app's workspace does not allow password sign-in.");
     }
     const result = await grantConsent(c.provider, it, accountId);
     return finish(

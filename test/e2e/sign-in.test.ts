@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGatehouse, type TestServer } from '../helpers/server.ts';
 import { createTenant, PASSWORD, type Tenant } from '../integration/interactions/fixtures.ts';
 
@@ -21,7 +21,12 @@ if (!hasChromium)
 const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 
 /** The relying party's loopback callback: records each request and answers a small page. */
-async function callbackServer(): Promise<{ url: string; server: Server; next(): Promise<URL> }> {
+async function callbackServer(): Promise<{
+  url: string;
+  server: Server;
+  next(): Promise<URL>;
+  reset(): void;
+}> {
   const waiting: ((u: URL) => void)[] = [];
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', `http://${req.headers.host}`);
@@ -35,10 +40,15 @@ async function callbackServer(): Promise<{ url: string; server: Server; next(): 
     url: `http://127.0.0.1:${port}/callback`,
     server,
     next: () => new Promise<URL>((resolve) => waiting.push(resolve)),
+    /** Forgets waiters of an earlier (failed) test. */
+    reset: () => {
+      waiting.length = 0;
+    },
   };
 }
 
-describe.skipIf(!hasChromium)('sign-in in a real browser', () => {
+// A browser on a busy 2-core machine is slow: generous test time, and Playwright gives up first with a clear message.
+describe.skipIf(!hasChromium)('sign-in in a real browser', { timeout: 60_000 }, () => {
   let gh: TestServer;
   let t: Tenant;
   let rp: Awaited<ReturnType<typeof callbackServer>>;
@@ -64,11 +74,23 @@ describe.skipIf(!hasChromium)('sign-in in a real browser', () => {
         '--disable-sync',
       ],
     });
-    page = await browser.newPage({ viewport: { width: 1024, height: 820 } });
+  }, 60_000);
+
+  // Each test gets its own browser context (cookies, pages): a failure cannot leak a pending
+  // navigation or a session into the next test.
+  let context: BrowserContext;
+  beforeEach(async () => {
+    rp.reset();
+    context = await browser.newContext({ viewport: { width: 1024, height: 820 } });
+    context.setDefaultTimeout(25_000);
+    page = await context.newPage();
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
-  }, 60_000);
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
 
   afterAll(async () => {
     await browser?.close();

@@ -61,6 +61,34 @@ describe.each(STORES)('the consent page on the %s store', (_name, store) => {
     expect(after.html).toContain(`Your account does not have access to ${team.workspaceName}`);
   });
 
+  it('does not carry a password session into an app of a workspace without password sign-in', async () => {
+    const team = await createTenant(gh.container, CALLBACK, 'ssoonly');
+    const bob = await gh.container.accounts.createUser({
+      email: `bob.${Date.now()}@ssoonly.test`,
+      password: PASSWORD,
+    });
+    await gh.container.workspaces.addMember(team.workspaceId, bob.id, 'member');
+    const c = new HttpBrowser(gh.url);
+    const login = await c.follow(await c.get(authorizeUrl(gh.issuer, team, { scope: 'openid' })));
+    const lUid = new URL(login.url).pathname.split('/').pop()!;
+    const ask = await c.follow(await signIn(c, lUid, inputValue(login.html, 'csrf')!, bob.email));
+    const aUid = new URL(ask.url).pathname.split('/').pop()!;
+    const granted = await c.follow(
+      await c.post(`/interaction/${aUid}/confirm`, { csrf: inputValue(ask.html, 'csrf')! }),
+    );
+    expect(new URL(granted.location!).searchParams.get('code')).toBeTruthy();
+
+    // The workspace goes SSO-only: neither the remembered grant nor the session gets a code now.
+    await gh.container.workspaces.update(team.workspaceId, { settings: { sign_in_methods: ['saml'] } });
+    const after = await c.follow(await c.get(authorizeUrl(gh.issuer, team, { scope: 'openid' })));
+    expect(after.status).toBe(200);
+    expect(after.html).toContain('Password sign-in is turned off');
+    expect(after.location ?? '').not.toContain('code=');
+    const uid = new URL(after.url).pathname.split('/').pop()!;
+    const forced = await c.post(`/interaction/${uid}/confirm`, { csrf: inputValue(after.html, 'csrf')! });
+    expect(forced.status).toBe(403);
+  });
+
   it("describes API permissions with the workspace catalogue's words and risk", async () => {
     const { b, uid, csrf } = await atSignIn({
       state: 'st-api',
