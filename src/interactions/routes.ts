@@ -55,28 +55,18 @@ export function interactionRoutes(c: Container): Router {
         );
       case 'consent': {
         const accountId = it.session?.accountId;
-        // A session made for another workspace's app must not pass through consent into this one.
-        if (!accountId || !(await c.workspaces.membership(page.workspaceId, accountId))) {
-          return showLogin(
-            ctx,
-            it,
-            page,
-            csrf.issue(ctx, it.uid),
-            '',
-            signInError('not_member', page.workspace),
-          );
-        }
-        // Every session today comes from a password sign-in: it must not carry into an app of a
-        // workspace that does not allow password sign-in (an SSO-only workspace).
-        if (!passwordAllowed(page.workspace)) {
-          return showLogin(
-            ctx,
-            it,
-            page,
-            csrf.issue(ctx, it.uid),
-            '',
-            signInError('password_off', page.workspace),
-          );
+        // A session made for another workspace's app must not pass through consent into this one;
+        // and every session today comes from a password sign-in, so it must not carry into an app
+        // of a workspace that does not allow password sign-in (an SSO-only workspace).
+        const refused =
+          !accountId || !(await c.workspaces.membership(page.workspaceId, accountId))
+            ? 'not_member'
+            : passwordAllowed(page.workspace)
+              ? undefined
+              : 'password_off';
+        if (refused || !accountId) {
+          const why = signInError(refused ?? 'not_member', page.workspace);
+          return showLogin(ctx, it, page, csrf.issue(ctx, it.uid), '', why);
         }
         // "Not you?": sign in with another account inside the same interaction. oidc-provider ends
         // the old session when the login result names another account (authorization/resume.js).

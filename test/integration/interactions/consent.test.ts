@@ -12,6 +12,26 @@ describe.each(STORES)('the consent page on the %s store', (_name, store) => {
     ({ gh, t } = state);
   });
 
+  /** A new member of a new workspace who signs in to its app and consents once, in browser `c`. */
+  async function memberWhoConsented(label: string) {
+    const team = await createTenant(gh.container, CALLBACK, label);
+    const bob = await gh.container.accounts.createUser({
+      email: `bob.${Date.now()}@${label}.test`,
+      password: PASSWORD,
+    });
+    await gh.container.workspaces.addMember(team.workspaceId, bob.id, 'member');
+    const c = new HttpBrowser(gh.url);
+    const login = await c.follow(await c.get(authorizeUrl(gh.issuer, team, { scope: 'openid' })));
+    const lUid = new URL(login.url).pathname.split('/').pop()!;
+    const ask = await c.follow(await signIn(c, lUid, inputValue(login.html, 'csrf')!, bob.email));
+    const aUid = new URL(ask.url).pathname.split('/').pop()!;
+    const granted = await c.follow(
+      await c.post(`/interaction/${aUid}/confirm`, { csrf: inputValue(ask.html, 'csrf')! }),
+    );
+    expect(new URL(granted.location!).searchParams.get('code')).toBeTruthy();
+    return { team, bob, c };
+  }
+
   it('signs in, asks for consent in plain words, and returns a code to the app', async () => {
     const { b, uid, csrf } = await atSignIn({ state: 'st-ok', scope: 'openid email profile' });
     const consent = await b.follow(await signIn(b, uid, csrf, t.member.email));
@@ -36,22 +56,8 @@ describe.each(STORES)('the consent page on the %s store', (_name, store) => {
   });
 
   it('stops silent sign-ins once the user is removed from the workspace', async () => {
-    const team = await createTenant(gh.container, CALLBACK, 'hooli');
     // A member who consents once, then is removed by the owner.
-    const bob = await gh.container.accounts.createUser({
-      email: `bob.${Date.now()}@hooli.test`,
-      password: PASSWORD,
-    });
-    await gh.container.workspaces.addMember(team.workspaceId, bob.id, 'member');
-    const c = new HttpBrowser(gh.url);
-    const login = await c.follow(await c.get(authorizeUrl(gh.issuer, team, { scope: 'openid' })));
-    const lUid = new URL(login.url).pathname.split('/').pop()!;
-    const ask = await c.follow(await signIn(c, lUid, inputValue(login.html, 'csrf')!, bob.email));
-    const aUid = new URL(ask.url).pathname.split('/').pop()!;
-    const granted = await c.follow(
-      await c.post(`/interaction/${aUid}/confirm`, { csrf: inputValue(ask.html, 'csrf')! }),
-    );
-    expect(new URL(granted.location!).searchParams.get('code')).toBeTruthy();
+    const { team, bob, c } = await memberWhoConsented('hooli');
     const silent = await c.follow(await c.get(authorizeUrl(gh.issuer, team, { scope: 'openid' })));
     expect(new URL(silent.location!).searchParams.get('code')).toBeTruthy();
 
@@ -62,21 +68,7 @@ describe.each(STORES)('the consent page on the %s store', (_name, store) => {
   });
 
   it('does not carry a password session into an app of a workspace without password sign-in', async () => {
-    const team = await createTenant(gh.container, CALLBACK, 'ssoonly');
-    const bob = await gh.container.accounts.createUser({
-      email: `bob.${Date.now()}@ssoonly.test`,
-      password: PASSWORD,
-    });
-    await gh.container.workspaces.addMember(team.workspaceId, bob.id, 'member');
-    const c = new HttpBrowser(gh.url);
-    const login = await c.follow(await c.get(authorizeUrl(gh.issuer, team, { scope: 'openid' })));
-    const lUid = new URL(login.url).pathname.split('/').pop()!;
-    const ask = await c.follow(await signIn(c, lUid, inputValue(login.html, 'csrf')!, bob.email));
-    const aUid = new URL(ask.url).pathname.split('/').pop()!;
-    const granted = await c.follow(
-      await c.post(`/interaction/${aUid}/confirm`, { csrf: inputValue(ask.html, 'csrf')! }),
-    );
-    expect(new URL(granted.location!).searchParams.get('code')).toBeTruthy();
+    const { team, c } = await memberWhoConsented('ssoonly');
 
     // The workspace goes SSO-only: neither the remembered grant nor the session gets a code now.
     await gh.container.workspaces.update(team.workspaceId, { settings: { sign_in_methods: ['saml'] } });
