@@ -175,6 +175,28 @@ export function storageContract(name: string, open: OpenStore): void {
         expect(await c.get('a1')).toEqual({ id: 'a1', balance: 5 });
       });
 
+      it("hands out deep copies: nested objects, arrays and Dates of a result are the caller's own", async () => {
+        interface Deep extends Doc {
+          tag: string;
+          at: Date;
+          inner: { list: { n: number }[]; when: Date };
+        }
+        const c = await declare<Deep>({ name: 'deep', indexes: [{ fields: ['tag'] }] });
+        const at = new Date('2026-01-02T03:04:05.000Z');
+        await c.insert({ id: 'd1', tag: 't', at, inner: { list: [{ n: 1 }], when: at } });
+        for (const got of [
+          (await c.get('d1'))!,
+          (await c.findOne({ tag: 't' }))!,
+          (await c.find({ tag: 't' }))[0]!,
+        ]) {
+          got.at.setTime(0);
+          got.inner.when.setTime(0);
+          got.inner.list[0]!.n = 99;
+          got.inner.list.push({ n: 2 });
+        }
+        expect(await c.get('d1')).toEqual({ id: 'd1', tag: 't', at, inner: { list: [{ n: 1 }], when: at } });
+      });
+
       it('rejects a second insert of the same id with DuplicateKeyError and keeps the first', async () => {
         const c = await declare<Account>({ name: 'accounts' });
         await c.insert({ id: 'a1', balance: 5 });

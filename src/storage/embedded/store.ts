@@ -112,6 +112,8 @@ export class EmbeddedStorage implements Storage {
 
 type Index = {
   fields: readonly string[];
+  /** The one field of a single-field index (the common case: a cheaper lookup path). */
+  field: string | undefined;
   unique: boolean;
   entries: Map<string, Set<string>>;
   multikey: boolean;
@@ -119,6 +121,42 @@ type Index = {
 
 const indexKey = (fields: readonly string[], doc: Plain) =>
   JSON.stringify(fields.map((f) => getPath(doc, f) ?? null));
+
+/** A filter value the indexes can look up: a plain scalar, null or a Date (not an operator object). */
+const pinned = (v: unknown) => v === null || (v !== undefined && typeof v !== 'object') || v instanceof Date;
+
+const NO_IDS: readonly string[] = [];
+
+/**
+ * A deep copy of a stored document, so callers never hold (or mutate) what the store keeps.
+ * Stored documents are JSON-like with Dates (that is what the journal can persist), which this
+ * copies far more cheaply than structuredClone; anything else falls back to structuredClone.
+ */
+function copy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copy(value[i]);
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Plain = {};
+  for (const k in value) {
+    if (k === '__proto__')
+      Object.defineProperty(out, k, {
+        value: copy((value as Plain)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[k] = copy((value as Plain)[k]);
+  }
+  return out;
+}
+
+const copyDoc = <T>(doc: Plain): T => copy(doc) as T;
 
 class EmbeddedCollection<T extends Doc> implements Collection<T> {
   private readonly indexes: Index[];
@@ -129,6 +167,7 @@ class EmbeddedCollection<T extends Doc> implements Collection<T> {
   ) {
     this.indexes = (spec.indexes ?? []).map((i) => ({
       fields: i.fields,
+      field: i.fields.length === 1 ? i.fields[0] : undefined,
       unique: !!i.unique,
       entries: new Map(),
       multikey: false,
@@ -168,12 +207,19 @@ class EmbeddedCollection<T extends Doc> implements Collection<T> {
   private candidates(filter: Plain): Iterable<string> | undefined {
     if (typeof filter.id === 'string') return [filter.id];
     // Filter keys are whole (possibly dotted) paths; an undefined value is no condition at all.
-    const pinned = (v: unknown) =>
-      v === null || (v !== undefined && typeof v !== 'object') || v instanceof Date;
     for (const index of this.indexes) {
-      if (!index.multikey && index.fields.every((f) => pinned(filter[f]))) {
-        return [...(index.entries.get(JSON.stringify(index.fields.map((f) => filter[f]))) ?? [])];
-      }
+      if (index.multikey) continue;
+      let key: string;
+      if (index.field !== undefined) {
+        const v = filter[index.field];
+        if (!pinned(v)) continue;
+        key = JSON.stringify([v]);
+      } else if (index.fields.every((f) => pinned(filter[f]))) {
+        key = JSON.stringify(index.fields.map((f) => filter[f]));
+      } else continue;
+      // A copy: callers may write (and so reindex) while they walk the candidates.
+      const ids = index.entries.get(key);
+      return ids === undefined ? NO_IDS : ids.size === 1 ? [ids.values().next().value as string] : [...ids];
     }
     return undefined;
   }
@@ -227,17 +273,17 @@ class EmbeddedCollection<T extends Doc> implements Collection<T> {
 
   async get(id: string): Promise<T | null> {
     const doc = this.docs.get(id);
-    return this.live(doc) ? (structuredClone(doc) as unknown as T) : null;
+    return this.live(doc) ? copyDoc<T>(doc) : null;
   }
 
   async findOne(filter: Filter<T>): Promise<T | null> {
-    for (const doc of this.scan(filter)) return structuredClone(doc) as unknown as T;
+    for (const doc of this.scan(filter)) return copyDoc<T>(doc);
     return null;
   }
 
   async find(filter: Filter<T>, options?: FindOptions<T>): Promise<T[]> {
     const all = [...this.scan(filter)];
-    return sortAndLimit(all, options as FindOptions<Plain>).map((d) => structuredClone(d) as unknown as T);
+    return sortAndLimit(all, options as FindOptions<Plain>).map((d) => copyDoc<T>(d));
   }
 
   async count(filter: Filter<T>): Promise<number> {
