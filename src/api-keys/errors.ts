@@ -70,11 +70,36 @@ export const keyErrors = {
 
 const AUTHENTICATE = (error: string, extra = '') => `Bearer realm="gatehouse", error="${error}"${extra}`;
 
-/** How a failed verification answers over HTTP (401/402/403/429 with the fields that help). */
+/**
+ * How a failed verification answers over HTTP (401/402/403/429 with the fields that help), as
+ * data: building an Error (its stack trace) costs more than the verification itself.
+ */
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  extra: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+const refused = (
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Refusal => ({ status, code, message, extra, headers });
+
+/** The HTTP error of a refused verification (for Gatehouse's own routes, which throw it). */
 export function verificationError(f: VerifyFailure): AppError {
+  const r = refusal(f);
+  return new AppError(r.status, r.code, r.message, r.extra, r.headers);
+}
+
+export function refusal(f: VerifyFailure): Refusal {
   switch (f.reason) {
     case 'key_invalid':
-      return new AppError(
+      return refused(
         401,
         'key_invalid',
         'Invalid API key.',
@@ -82,7 +107,7 @@ export function verificationError(f: VerifyFailure): AppError {
         { 'WWW-Authenticate': AUTHENTICATE('invalid_token') },
       );
     case 'key_revoked':
-      return new AppError(
+      return refused(
         401,
         'key_revoked',
         'This API key has been revoked.',
@@ -92,7 +117,7 @@ export function verificationError(f: VerifyFailure): AppError {
         },
       );
     case 'key_expired':
-      return new AppError(
+      return refused(
         401,
         'key_expired',
         'This API key has expired.',
@@ -102,7 +127,7 @@ export function verificationError(f: VerifyFailure): AppError {
         },
       );
     case 'insufficient_scope':
-      return new AppError(
+      return refused(
         403,
         'insufficient_scope',
         `This API key lacks the scope(s): ${f.missingScopes.join(', ')}.`,
@@ -110,7 +135,7 @@ export function verificationError(f: VerifyFailure): AppError {
         { 'WWW-Authenticate': AUTHENTICATE('insufficient_scope', `, scope="${f.requiredScopes.join(' ')}"`) },
       );
     case 'rate_limited':
-      return new AppError(
+      return refused(
         429,
         'rate_limited',
         f.scope
@@ -120,7 +145,7 @@ export function verificationError(f: VerifyFailure): AppError {
         { 'Retry-After': String(f.retryAfter) },
       );
     case 'credits_exhausted':
-      return new AppError(402, 'credits_exhausted', 'No credits remaining; top up the workspace balance.', {
+      return refused(402, 'credits_exhausted', 'No credits remaining; top up the workspace balance.', {
         credits_remaining: f.creditsRemaining,
       });
   }
@@ -133,7 +158,7 @@ export function verificationError(f: VerifyFailure): AppError {
  */
 export function serializeVerification(r: VerifyResult): Record<string, unknown> {
   if (!r.valid) {
-    const err = verificationError(r);
+    const err = refusal(r);
     return {
       valid: false,
       error: err.code,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { serializeVerification, verificationError } from '../../api-keys/errors.ts';
+import { refusal, serializeVerification } from '../../api-keys/errors.ts';
 import { changeTag, FEED_MAX_LOOKBACK_MS } from '../../api-keys/feed.ts';
 import { verifyKeyBody } from '../../api-keys/schemas.ts';
 import type { Container } from '../../container.ts';
@@ -46,8 +46,7 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
       ctx.set('Cache-Control', 'no-store');
       if (!result.valid) {
         if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
-        const err = verificationError(result);
-        ctx.body = { ...serializeVerification(result), status: err.status };
+        ctx.body = { ...serializeVerification(result), status: refusal(result).status };
         return;
       }
       ctx.body = { ...serializeVerification(result), status: 200 };
