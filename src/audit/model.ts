@@ -31,16 +31,8 @@ export interface AuditEventInput {
   at?: Date;
 }
 
-export interface AuditEntry {
+export interface AuditEntry extends Omit<AuditEventInput, 'at'> {
   id: string; // aud_<time-ordered>
-  workspaceId: string;
-  actor: AuditActor;
-  action: string;
-  target?: AuditTarget;
-  ip?: string;
-  userAgent?: string;
-  outcome: AuditOutcome;
-  reason?: string;
   at: Date;
   /** Retention: the entry is gone after this date. */
   expiresAt: Date;

@@ -34,22 +34,8 @@ export interface OAuthClientRecord {
   secretRotatedAt: Date | null;
 }
 
-export interface ClientView {
-  id: string;
-  workspaceId: string;
-  name: string;
-  type: ClientType;
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  grantTypes: ClientGrantType[];
-  authMethod: SecretAuthMethod | null;
-  resources: string[];
-  dpopBound: boolean;
-  secretHint: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  secretRotatedAt: Date | null;
-}
+/** A client as the API and CLI show it: everything but the secret's digest. */
+export type ClientView = Omit<OAuthClientRecord, 'secretDigest'>;
 
 export function toClientView(r: OAuthClientRecord): ClientView {
   const { secretDigest: _, ...view } = r;

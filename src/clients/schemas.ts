@@ -29,16 +29,17 @@ const grantTypes = z
   .min(1, 'at least one grant type')
   .refine((a) => new Set(a).size === a.length, 'must not repeat a grant type');
 const authMethod = z.enum(['client_secret_basic', 'client_secret_post']);
+const resources = uriList(resourceProblem, 10);
 
 export const newClientInput = z
   .strictObject({
     name: clientName,
     public: z.boolean().default(false),
     redirectUris: redirectUris.default([]),
-    postLogoutRedirectUris: uriList(redirectUriProblem, 20).default([]),
+    postLogoutRedirectUris: redirectUris.default([]),
     grantTypes: grantTypes.optional(),
     authMethod: authMethod.optional(),
-    resources: uriList(resourceProblem, 10).default([]),
+    resources: resources.default([]),
     dpopBound: z.boolean().default(false),
   })
   .transform((v) => ({
@@ -53,59 +54,46 @@ export type NewClientInput = z.input<typeof newClientInput>;
 export const clientPatchInput = z.strictObject({
   name: clientName.optional(),
   redirectUris: redirectUris.optional(),
-  postLogoutRedirectUris: uriList(redirectUriProblem, 20).optional(),
+  postLogoutRedirectUris: redirectUris.optional(),
   grantTypes: grantTypes.optional(),
   authMethod: authMethod.optional(),
-  resources: uriList(resourceProblem, 10).optional(),
+  resources: resources.optional(),
   dpopBound: z.boolean().optional(),
 });
 export type ClientPatchInput = z.input<typeof clientPatchInput>;
 
 // --- the API's bodies (snake_case, OAuth dynamic-registration names) -----------------------------
 
-export const createClientBody = z
-  .strictObject({
+/** The fields create and update share, by their OAuth dynamic-registration names (RFC 7591). */
+const clientBody = z.strictObject({
+  client_name: clientName.optional(),
+  redirect_uris: redirectUris.optional(),
+  post_logout_redirect_uris: redirectUris.optional(),
+  grant_types: grantTypes.optional(),
+  token_endpoint_auth_method: authMethod.optional(),
+  resources: resources.optional(),
+  dpop_bound_access_tokens: z.boolean().optional(),
+});
+
+const fromBody = (b: z.output<typeof clientBody>) => ({
+  name: b.client_name,
+  redirectUris: b.redirect_uris,
+  postLogoutRedirectUris: b.post_logout_redirect_uris,
+  grantTypes: b.grant_types as ClientPatchInput['grantTypes'],
+  authMethod: b.token_endpoint_auth_method,
+  resources: b.resources,
+  dpopBound: b.dpop_bound_access_tokens,
+});
+
+export const createClientBody = clientBody
+  .extend({
     client_name: clientName,
     client_type: z.enum(['public', 'confidential']).default('confidential'),
-    redirect_uris: redirectUris.optional(),
-    post_logout_redirect_uris: uriList(redirectUriProblem, 20).optional(),
-    grant_types: grantTypes.optional(),
-    token_endpoint_auth_method: authMethod.optional(),
-    resources: uriList(resourceProblem, 10).optional(),
-    dpop_bound_access_tokens: z.boolean().optional(),
   })
   .transform(
-    (b): NewClientInput => ({
-      name: b.client_name,
-      public: b.client_type === 'public',
-      redirectUris: b.redirect_uris,
-      postLogoutRedirectUris: b.post_logout_redirect_uris,
-      grantTypes: b.grant_types as NewClientInput['grantTypes'],
-      authMethod: b.token_endpoint_auth_method,
-      resources: b.resources,
-      dpopBound: b.dpop_bound_access_tokens,
-    }),
+    (b): NewClientInput => ({ ...fromBody(b), name: b.client_name, public: b.client_type === 'public' }),
   );
 
-export const updateClientBody = z
-  .strictObject({
-    client_name: clientName.optional(),
-    redirect_uris: redirectUris.optional(),
-    post_logout_redirect_uris: uriList(redirectUriProblem, 20).optional(),
-    grant_types: grantTypes.optional(),
-    token_endpoint_auth_method: authMethod.optional(),
-    resources: uriList(resourceProblem, 10).optional(),
-    dpop_bound_access_tokens: z.boolean().optional(),
-  })
+export const updateClientBody = clientBody
   .refine((b) => Object.keys(b).length > 0, 'expected at least one field to change')
-  .transform(
-    (b): ClientPatchInput => ({
-      name: b.client_name,
-      redirectUris: b.redirect_uris,
-      postLogoutRedirectUris: b.post_logout_redirect_uris,
-      grantTypes: b.grant_types as ClientPatchInput['grantTypes'],
-      authMethod: b.token_endpoint_auth_method,
-      resources: b.resources,
-      dpopBound: b.dpop_bound_access_tokens,
-    }),
-  );
+  .transform((b): ClientPatchInput => fromBody(b));
