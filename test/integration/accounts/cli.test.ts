@@ -1,36 +1,13 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type CliResult, runCli } from '../../helpers/cli.ts';
 import { mongoUriWithDb, startGatehouse, tempDir } from '../../helpers/server.ts';
 
 const CHEAP = { PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_ITERATIONS: '1' };
 
 type Store = { env: Record<string, string>; server: () => Parameters<typeof startGatehouse>[0] };
 
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/gatehouse.js', ...args], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      GATEHOUSE_CONFIG_DIR: '/nonexistent',
-      LOG_LEVEL: 'warn',
-      ...CHEAP,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  return new Promise((resolve) =>
-    child.on('exit', (code) => resolve({ code, out, err: err.replace(/^oidc-provider WARNING.*\n/gm, '') })),
-  );
+function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCli(args, { ...CHEAP, ...env });
 }
 
 const data = tempDir();

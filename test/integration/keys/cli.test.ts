@@ -2,36 +2,17 @@
  * `gatehouse keys create|list|show|revoke|rotate|check` as a real process against the MongoDB a
  * running server uses: what the CLI does takes effect on that server's next request.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { KEY_PATTERN } from '../../../src/api-keys/format.ts';
+import { type CliResult, runCli } from '../../helpers/cli.ts';
 import { mongoUriWithDb } from '../../helpers/server.ts';
 import { CHEAP, call, type KeyWorld, keyWorld } from './fixtures.ts';
 
 let w: KeyWorld;
 let uri: string;
 
-function cli(args: string[], stdin?: string): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/gatehouse.js', ...args], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      GATEHOUSE_CONFIG_DIR: '/nonexistent',
-      LOG_LEVEL: 'warn',
-      MONGODB_URI: uri,
-      ...CHEAP,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  child.stdin.end(stdin ?? '');
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+function cli(args: string[], stdin?: string): Promise<CliResult> {
+  return runCli(args, { MONGODB_URI: uri, ...CHEAP }, stdin);
 }
 
 /** The command's JSON answer (the operator's log lines, e.g. store warnings, share stdout). */

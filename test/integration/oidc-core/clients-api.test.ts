@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { type CliResult, runCli } from '../../helpers/cli.ts';
 import { startGatehouse, type TestServer, tempDir } from '../../helpers/server.ts';
 import { addUser, bearer, form, stores, type Tenant, tenant } from './fixtures.ts';
 
@@ -232,33 +232,13 @@ describe('gatehouse clients create', () => {
   const data = tempDir();
   afterAll(() => data.remove());
 
-  function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/gatehouse.js', ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        GATEHOUSE_CONFIG_DIR: '/nonexistent',
-        LOG_LEVEL: 'warn',
-        STORAGE: 'embedded',
-        DATA_DIR: data.path,
-        PASSWORD_HASH_MEMORY_KIB: '1024',
-        PASSWORD_HASH_ITERATIONS: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const cli = (args: string[]): Promise<CliResult> =>
+    runCli(args, {
+      STORAGE: 'embedded',
+      DATA_DIR: data.path,
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      PASSWORD_HASH_ITERATIONS: '1',
     });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    return new Promise((resolve) =>
-      child.on('exit', (code) =>
-        resolve({ code, out, err: err.replace(/^oidc-provider WARNING.*\n/gm, '') }),
-      ),
-    );
-  }
 
   it('registers confidential and public clients the server then accepts', { timeout: 90_000 }, async () => {
     const ws = await cli(['workspaces', 'create', '--name', 'Acme Corp', '--owner-email', 'ann@example.com']);
