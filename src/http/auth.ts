@@ -318,6 +318,25 @@ export function requireUser(ctx: Context): UserPrincipal {
 }
 
 /**
+ * The workspace named by id or slug in a user route, and the caller's membership in it with one
+ * of `roles` (404 when there is no such workspace or the caller is not a member; 403 for a lower
+ * role, or for a password sign-in acting in a workspace that does not allow password sign-in).
+ */
+export async function workspaceRole(
+  c: { workspaces: Pick<WorkspaceService, 'membership' | 'resolve'> },
+  ctx: Context,
+  idOrSlug: string,
+  roles: Role[],
+): Promise<{ ws: Workspace; me: Membership }> {
+  const user = requireUser(ctx);
+  const ws = await c.workspaces.resolve(idOrSlug);
+  if (!ws) throw httpErrors.notFound('workspace');
+  const me = await requireRole(c, ctx, ws.id, roles);
+  if (ws.id !== user.workspaceId) assertSignInAllowed(ws);
+  return { ws, me };
+}
+
+/**
  * The caller's membership of the workspace, if its role is one of `roles`. Not a member (or no
  * such workspace) → 404, so that nobody learns what other workspaces exist; too low a role → 403.
  */

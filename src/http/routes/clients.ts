@@ -1,11 +1,9 @@
-import type { Context } from 'koa';
 import type { Role } from '../../accounts/model.ts';
 import { serializeClient } from '../../clients/model.ts';
 import { createClientBody, updateClientBody } from '../../clients/schemas.ts';
 import type { Container } from '../../container.ts';
 import { ApiRouter } from '../api.ts';
-import { requireRole, requireUser } from '../auth.ts';
-import { httpErrors } from '../errors.ts';
+import { workspaceRole } from '../auth.ts';
 
 /**
  * OAuth clients of a workspace: only its owners and admins register, read, change, delete them
@@ -16,14 +14,6 @@ type Deps = Pick<Container, 'openapi' | 'workspaces' | 'clients'>;
 
 const MANAGERS: Role[] = ['owner', 'admin'];
 const BASE = '/api/v1/workspaces/:workspaceId/clients';
-
-async function workspaceFor(c: Deps, ctx: Context, idOrSlug: string): Promise<string> {
-  requireUser(ctx);
-  const ws = await c.workspaces.resolve(idOrSlug);
-  if (!ws) throw httpErrors.notFound('workspace');
-  await requireRole(c, ctx, ws.id, MANAGERS);
-  return ws.id;
-}
 
 export function clientRoutes(c: Deps): ApiRouter {
   const api = new ApiRouter(c.openapi);
@@ -50,7 +40,7 @@ export function clientRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { body, params }) => {
-      const ws = await workspaceFor(c, ctx, params.workspaceId!);
+      const { id: ws } = (await workspaceRole(c, ctx, params.workspaceId!, MANAGERS)).ws;
       const { client, secret } = await c.clients.create(ws, body);
       ctx.status = 201;
       ctx.set('Location', `/api/v1/workspaces/${ws}/clients/${client.id}`);
@@ -69,7 +59,7 @@ export function clientRoutes(c: Deps): ApiRouter {
       responses: { 200: '{ clients: [...] }', ...denied },
     },
     async (ctx, { params }) => {
-      const ws = await workspaceFor(c, ctx, params.workspaceId!);
+      const { id: ws } = (await workspaceRole(c, ctx, params.workspaceId!, MANAGERS)).ws;
       ctx.body = { clients: (await c.clients.list(ws)).map(serializeClient) };
     },
   );
@@ -84,7 +74,7 @@ export function clientRoutes(c: Deps): ApiRouter {
       responses: { 200: 'the client', ...denied },
     },
     async (ctx, { params }) => {
-      const ws = await workspaceFor(c, ctx, params.workspaceId!);
+      const { id: ws } = (await workspaceRole(c, ctx, params.workspaceId!, MANAGERS)).ws;
       ctx.body = serializeClient(await c.clients.get(ws, params.clientId!));
     },
   );
@@ -105,7 +95,7 @@ export function clientRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { body, params }) => {
-      const ws = await workspaceFor(c, ctx, params.workspaceId!);
+      const { id: ws } = (await workspaceRole(c, ctx, params.workspaceId!, MANAGERS)).ws;
       ctx.body = serializeClient(await c.clients.update(ws, params.clientId!, body));
     },
   );
@@ -120,7 +110,7 @@ export function clientRoutes(c: Deps): ApiRouter {
       responses: { 204: 'deleted', ...denied },
     },
     async (ctx, { params }) => {
-      const ws = await workspaceFor(c, ctx, params.workspaceId!);
+      const { id: ws } = (await workspaceRole(c, ctx, params.workspaceId!, MANAGERS)).ws;
       await c.clients.delete(ws, params.clientId!);
       ctx.status = 204;
     },
@@ -140,7 +130,7 @@ export function clientRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { params }) => {
-      const ws = await workspaceFor(c, ctx, params.workspaceId!);
+      const { id: ws } = (await workspaceRole(c, ctx, params.workspaceId!, MANAGERS)).ws;
       const { client, secret } = await c.clients.rotateSecret(ws, params.clientId!);
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { ...serializeClient(client), client_secret: secret };

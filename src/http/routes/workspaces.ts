@@ -1,4 +1,3 @@
-import type { Context } from 'koa';
 import { z } from 'zod';
 import { emailSchema } from '../../accounts/email.ts';
 import { type Membership, ROLES, type Role, type User } from '../../accounts/model.ts';
@@ -10,7 +9,7 @@ import { MANAGERS, memberChangeRefusal } from '../../workspaces/policy.ts';
 import { workspaceErrors } from '../../workspaces/service.ts';
 import { nameSchema, settingsJson, settingsPatchSchema, slugSchema } from '../../workspaces/settings.ts';
 import { ApiRouter } from '../api.ts';
-import { assertSignInAllowed, requireRole, requireUser } from '../auth.ts';
+import { requireUser, workspaceRole } from '../auth.ts';
 import { AppError, httpErrors } from '../errors.ts';
 
 /**
@@ -72,16 +71,6 @@ function memberJson(m: Membership, user: User | undefined) {
   };
 }
 
-/** The workspace named by id or slug, and the caller's membership in it with one of `roles`. */
-async function workspaceFor(c: Deps, ctx: Context, idOrSlug: string, roles: Role[]) {
-  const user = requireUser(ctx);
-  const ws = await c.workspaces.resolve(idOrSlug);
-  if (!ws) throw workspaceErrors.noSuchWorkspace();
-  const me = await requireRole(c, ctx, ws.id, roles);
-  if (ws.id !== user.workspaceId) assertSignInAllowed(ws);
-  return { ws, me };
-}
-
 function refuse(actor: Role, change: Parameters<typeof memberChangeRefusal>[1]): void {
   const why = memberChangeRefusal(actor, change);
   if (why) throw httpErrors.forbidden(why, { role: actor });
@@ -136,7 +125,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       responses: { 200: 'the workspace', 401: 'not signed in', 404: 'no such workspace, or not a member' },
     },
     async (ctx, { params }) => {
-      const { ws, me } = await workspaceFor(c, ctx, params.id!, ALL);
+      const { ws, me } = await workspaceRole(c, ctx, params.id!, ALL);
       ctx.body = workspaceJson(ws, me.role);
     },
   );
@@ -159,7 +148,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { params, body }) => {
-      const { ws, me } = await workspaceFor(c, ctx, params.id!, MANAGERS);
+      const { ws, me } = await workspaceRole(c, ctx, params.id!, MANAGERS);
       ctx.body = workspaceJson(await c.workspaces.update(ws.id, body), me.role);
     },
   );
@@ -178,7 +167,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { params }) => {
-      const { ws } = await workspaceFor(c, ctx, params.id!, ALL);
+      const { ws } = await workspaceRole(c, ctx, params.id!, ALL);
       const members = await c.workspaces.members(ws.id);
       const users = new Map((await c.accounts.getUsers(members.map((m) => m.userId))).map((u) => [u.id, u]));
       ctx.body = { members: members.map((m) => memberJson(m, users.get(m.userId))) };
@@ -205,7 +194,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { params, body }) => {
-      const { ws, me } = await workspaceFor(c, ctx, params.id!, MANAGERS);
+      const { ws, me } = await workspaceRole(c, ctx, params.id!, MANAGERS);
       refuse(me.role, { kind: 'add', role: body.role });
       let user = await c.accounts.findByEmail(body.email);
       let created = false;
@@ -251,7 +240,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { params, body }) => {
-      const { ws, me } = await workspaceFor(c, ctx, params.id!, MANAGERS);
+      const { ws, me } = await workspaceRole(c, ctx, params.id!, MANAGERS);
       const target = await c.workspaces.membership(ws.id, params.userId!);
       if (!target) throw workspaceErrors.noSuchMember();
       refuse(me.role, { kind: 'change', from: target.role, to: body.role });
@@ -276,7 +265,7 @@ export function workspaceRoutes(c: Deps): ApiRouter {
       },
     },
     async (ctx, { params }) => {
-      const { ws, me } = await workspaceFor(c, ctx, params.id!, ALL);
+      const { ws, me } = await workspaceRole(c, ctx, params.id!, ALL);
       const target = await c.workspaces.membership(ws.id, params.userId!);
       if (!target) throw workspaceErrors.noSuchMember();
       refuse(me.role, { kind: 'remove', role: target.role, self: target.userId === me.userId });

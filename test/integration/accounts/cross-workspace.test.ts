@@ -141,6 +141,12 @@ describe.each(stores)('across workspaces on the %s store', (_name, store) => {
     });
     expect(key.status).toBe(403);
     expect(key.body.error).toBe('sign_in_method_not_allowed');
+    const client = await call('POST', `/api/v1/workspaces/${sso.id}/clients`, token, {
+      client_name: 'sneaky',
+      redirect_uris: ['https://app.example.com/cb'],
+    });
+    expect(client.status).toBe(403);
+    expect(client.body.error).toBe('sign_in_method_not_allowed');
     // Its own workspace is unaffected.
     expect((await call('GET', `/api/v1/workspaces/${pw.id}`, token)).status).toBe(200);
   });
