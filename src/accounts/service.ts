@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, httpErrors } from '../http/errors.ts';
+import { AppError, checkField, httpErrors } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/index.ts';
 import { emailKey, emailSchema } from './email.ts';
@@ -41,13 +41,6 @@ function newUserId(): string {
   return `usr_${randomBytes(12).toString('hex')}`;
 }
 
-function check<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const message = r.error.issues[0]!.message;
-  throw new AppError(400, 'invalid_request', `${field}: ${message}`, { field });
-}
-
 /** Users and their passwords. Every path that creates or changes a password applies the policy. */
 export class AccountService {
   private readonly users: UserRepository;
@@ -72,8 +65,8 @@ export class AccountService {
 
   /** 400 on a bad email, name or password; 409 `email_taken` when the email exists in any case. */
   async createUser(input: NewUser): Promise<User> {
-    const email = check(emailSchema, input.email, 'email');
-    const name = input.name === undefined ? undefined : check(userNameSchema, input.name, 'name');
+    const email = checkField(emailSchema, input.email, 'email');
+    const name = input.name === undefined ? undefined : checkField(userNameSchema, input.name, 'name');
     let passwordHash: string | undefined;
     if (input.password !== undefined) {
       const problem = passwordProblem(input.password);

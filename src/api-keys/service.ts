@@ -1,8 +1,7 @@
-import type { z } from 'zod';
-import { httpErrors } from '../http/errors.ts';
+import { httpErrors, parseInput } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/port.ts';
-import { invalidInput, ScopeCatalog } from '../workspaces/scopes.ts';
+import { ScopeCatalog } from '../workspaces/scopes.ts';
 import { CreditLedger } from './credits.ts';
 import { keyErrors } from './errors.ts';
 import { generateKey, isValidPrefix, parseKey } from './format.ts';
@@ -67,12 +66,6 @@ export interface IssuedKey {
   secret: string;
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw invalidInput(r.error);
-  return r.data;
-}
-
 /**
  * API keys of workspaces: create (secret shown once), list, get, edit, revoke, rotate, verify.
  * Every operation on a key takes the workspace it must belong to; a key of another workspace
@@ -131,7 +124,7 @@ export class ApiKeyService {
   }
 
   private async createKey(workspaceId: string, input: CreateKeyInput, caller: Caller): Promise<IssuedKey> {
-    const v = parse(createKeyInput, input);
+    const v = parseInput(createKeyInput, input);
     if (typeof workspaceId !== 'string') throw httpErrors.notFound('workspace');
     const workspace = await this.o.workspaces.get(workspaceId);
     if (!workspace) throw httpErrors.notFound('workspace');
@@ -196,7 +189,7 @@ export class ApiKeyService {
 
   async list(workspaceId: string, options: ListOptions = {}): Promise<Page<ApiKeyView>> {
     if (typeof workspaceId !== 'string') throw httpErrors.notFound('workspace');
-    const page = await this.repo.list(workspaceId, parse(listKeysInput, options), this.clock.now());
+    const page = await this.repo.list(workspaceId, parseInput(listKeysInput, options), this.clock.now());
     return { data: page.data.map((r) => this.view(r)), nextCursor: page.nextCursor };
   }
 
@@ -218,7 +211,7 @@ export class ApiKeyService {
     caller: Caller,
   ): Promise<ApiKeyView> {
     assertIds(workspaceId, keyId);
-    const v = parse(updateKeyInput, patch);
+    const v = parseInput(updateKeyInput, patch);
     const current = await this.repo.get(workspaceId, keyId);
     if (!current) throw keyErrors.notFound();
     if (current.revokedAt) throw keyErrors.revoked();
@@ -319,7 +312,7 @@ export class ApiKeyService {
     caller: Caller,
   ): Promise<IssuedKey> {
     assertIds(workspaceId, keyId);
-    const v = parse(rotateKeyInput, input);
+    const v = parseInput(rotateKeyInput, input);
     const current = await this.repo.get(workspaceId, keyId);
     if (!current) throw keyErrors.notFound();
     const now = this.clock.now();
@@ -356,7 +349,7 @@ export class ApiKeyService {
 
   /** Valid, or the precise reason not; charges `cost` credits when valid. */
   async verify(input: VerifyKeyInput): Promise<VerifyResult> {
-    const v = parse(verifyKeyInput, input);
+    const v = parseInput(verifyKeyInput, input);
     const result = await runVerification(v, this.verifyDeps());
     this.verifications?.inc({ result: result.valid ? 'valid' : result.reason });
     const low = this.o.creditsLowThreshold ?? 10;

@@ -1,6 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
-import { randomBase62 } from '../api-keys/hash.ts';
+import { digestKey, digestsEqual, randomBase62 } from '../api-keys/hash.ts';
 import { AppError, httpErrors } from '../http/errors.ts';
 import {
   type Clock,
@@ -53,14 +53,12 @@ function resourceKey(value: string): string {
   }
 }
 
-export function digestSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
+/** Client secrets are kept like API keys: a SHA-256 digest (hex), compared in constant time. */
+export const digestSecret = digestKey;
 
 /** Constant-time: compares SHA-256 digests, so neither length nor content of the secret leaks. */
 export function secretMatches(presented: unknown, digestHex: string | null): boolean {
-  if (typeof presented !== 'string' || !digestHex || !/^[0-9a-f]{64}$/.test(digestHex)) return false;
-  return timingSafeEqual(Buffer.from(digestSecret(presented), 'hex'), Buffer.from(digestHex, 'hex'));
+  return typeof presented === 'string' && !!digestHex && digestsEqual(digestKey(presented), digestHex);
 }
 
 function newSecret(): string {

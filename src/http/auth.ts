@@ -2,9 +2,11 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Membership, Role } from '../accounts/model.ts';
 import { verificationError } from '../api-keys/errors.ts';
 import { isWellFormed, KEY_PATTERN } from '../api-keys/format.ts';
+import { KEY_ID_RE } from '../api-keys/hash.ts';
 import type { VerifyKeyInput } from '../api-keys/schemas.ts';
 import type { VerifyResult } from '../api-keys/verify.ts';
 import type { AuditEventInput } from '../audit/model.ts';
+import { FIRST_PARTY_CLIENT_ID } from '../oidc/client-lookup.ts';
 import type { Workspace } from '../workspaces/model.ts';
 import type { WorkspaceService } from '../workspaces/service.ts';
 import { AppError, httpErrors } from './errors.ts';
@@ -268,18 +270,13 @@ export function authenticate(c: AuthDeps): Middleware {
   };
 }
 
-/** Gatehouse's own client: the login API's tokens (src/oidc/client-lookup.ts FIRST_PARTY_CLIENT_ID). */
-const FIRST_PARTY_CLIENT_ID = 'gatehouse';
-/** API key ids (src/oidc/key-clients.ts KEY_ID_RE): an API key used as OAuth client credentials. */
-const KEY_CLIENT_ID = /^key_[0-9A-Za-z]{16}$/;
-
 /**
  * Whom an access token speaks for. A `client_credentials` token of an API key acts as that key,
  * limited to the token's (possibly narrowed) scopes; any other token as its user, with role-based
  * rights only when Gatehouse itself issued it (see UserPrincipal.firstParty).
  */
 export function tokenPrincipal(token: VerifiedAccessToken): Principal {
-  if (KEY_CLIENT_ID.test(token.clientId)) {
+  if (KEY_ID_RE.test(token.clientId)) {
     if (!token.workspaceId) throw httpErrors.unauthorized('The access token is not valid.', 'invalid_token');
     return { kind: 'api_key', keyId: token.clientId, workspaceId: token.workspaceId, scopes: token.scopes };
   }

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * The one error type of Gatehouse's own API. Protocol errors (/token, /auth...) stay
  * oidc-provider's; everything under /api answers `{"error": code, "message": ...}` plus `extra`.
@@ -41,3 +43,24 @@ export const httpErrors = {
     ),
   unavailable: (message: string) => new AppError(503, 'unavailable', message),
 };
+
+/** 400 naming the first invalid field of a zod error: `field: why`, with `field` for clients. */
+export function invalidInput(error: z.ZodError): AppError {
+  const issue = error.issues[0]!;
+  const field = issue.path.join('.');
+  return httpErrors.badRequest(field ? `${field}: ${issue.message}` : issue.message, field ? { field } : {});
+}
+
+/** A value a service takes, validated; 400 `invalid_request` (see invalidInput) when it is not. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw invalidInput(r.error);
+  return r.data;
+}
+
+/** One named value, validated: 400 `invalid_request` with `field: why` and `field`. */
+export function checkField<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new AppError(400, 'invalid_request', `${field}: ${r.error.issues[0]!.message}`, { field });
+}

@@ -12,7 +12,8 @@ import { setHeaderOnCurrentRequest } from './internals.ts';
  * expired, rotated-out and unknown keys fail it), so a key that stops working as a key stops
  * working as a client on the next request: there is no client cache to outlive it.
  */
-export const KEY_ID_RE = /^key_[0-9A-Za-z]{16}$/;
+
+import { KEY_ID_RE } from '../api-keys/hash.ts';
 export const KEY_CLIENT_KIND = 'api_key';
 
 /** oidc-provider accepts client_secret_basic and client_secret_post alike for a secret-based client. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, httpErrors } from '../http/errors.ts';
+import { AppError, httpErrors, parseInput } from '../http/errors.ts';
 import {
   type Clock,
   type Collection,
@@ -299,18 +299,6 @@ export function assertGrantable(catalogue: readonly ScopeDefinition[], scopes: r
   }
 }
 
-export function invalidInput(error: z.ZodError): AppError {
-  const issue = error.issues[0]!;
-  const field = issue.path.join('.');
-  return httpErrors.badRequest(field ? `${field}: ${issue.message}` : issue.message, field ? { field } : {});
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw invalidInput(r.error);
-  return r.data;
-}
-
 /** An undefined workspace id would drop the condition and read every tenant's documents. */
 function assertWorkspace(workspaceId: unknown): asserts workspaceId is string {
   if (typeof workspaceId !== 'string' || !workspaceId) throw httpErrors.notFound('workspace');
@@ -373,7 +361,7 @@ export class ScopeCatalog {
   async addScope(workspaceId: string, input: z.input<typeof newScopeInput>): Promise<ScopeDefinition> {
     assertWorkspace(workspaceId);
     this.capCache.delete(workspaceId);
-    const v = parse(newScopeInput, input);
+    const v = parseInput(newScopeInput, input);
     if (BUILTIN_BY_NAME.has(v.name))
       throw httpErrors.conflict(`${v.name} is a built-in scope.`, 'scope_exists');
     const now = this.clock.now();
@@ -400,7 +388,7 @@ export class ScopeCatalog {
     name: string,
     patch: z.input<typeof scopePatch>,
   ): Promise<ScopeDefinition> {
-    return this.change(workspaceId, name, parse(scopePatch, patch));
+    return this.change(workspaceId, name, parseInput(scopePatch, patch));
   }
 
   async retireScope(workspaceId: string, name: string): Promise<ScopeDefinition> {
@@ -476,7 +464,7 @@ export class ScopeCatalog {
 
   async createPreset(workspaceId: string, input: z.input<typeof newPresetInput>): Promise<Preset> {
     assertWorkspace(workspaceId);
-    const v = parse(newPresetInput, input);
+    const v = parseInput(newPresetInput, input);
     if (BUILTIN_PRESETS.some((p) => p.name === v.name)) {
       throw httpErrors.conflict(`${v.name} is a built-in preset.`, 'preset_exists');
     }
@@ -502,7 +490,7 @@ export class ScopeCatalog {
 
   async updatePreset(workspaceId: string, name: string, patch: z.input<typeof presetPatch>): Promise<Preset> {
     assertWorkspace(workspaceId);
-    const v = parse(presetPatch, patch);
+    const v = parseInput(presetPatch, patch);
     if (v.scopes) await this.assertGrantable(workspaceId, v.scopes);
     const set = {
       ...v,

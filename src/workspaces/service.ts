@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { z } from 'zod';
 import type { Membership, Role } from '../accounts/model.ts';
-import { AppError, httpErrors } from '../http/errors.ts';
+import { AppError, checkField, httpErrors } from '../http/errors.ts';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/index.ts';
 import type { Workspace } from './model.ts';
 import { MembershipRepository, membershipId, WorkspaceRepository } from './repository.ts';
@@ -43,12 +42,6 @@ export const workspaceErrors = {
 
 const ATTEMPTS = 5;
 
-function check<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  throw new AppError(400, 'invalid_request', `${field}: ${r.error.issues[0]!.message}`, { field });
-}
-
 /**
  * Workspaces and memberships. Invariant: a workspace always has at least one owner; see the
  * owner count in repository.ts for how that holds without transactions.
@@ -67,9 +60,9 @@ export class WorkspaceService {
 
   /** The workspace with `ownerUserId` as its first owner. 409 `slug_taken` for a given, taken slug. */
   async create(input: NewWorkspace, ownerUserId: string): Promise<Workspace> {
-    const name = check(nameSchema, input.name, 'name');
+    const name = checkField(nameSchema, input.name, 'name');
     const settings = defaultSettings(input.settings);
-    const explicit = input.slug !== undefined ? check(slugSchema, input.slug, 'slug') : undefined;
+    const explicit = input.slug !== undefined ? checkField(slugSchema, input.slug, 'slug') : undefined;
     const base = slugify(name);
     for (let attempt = 0; attempt < ATTEMPTS + 2; attempt++) {
       // Without a slug: "acme", then "acme-2".."acme-6", then a random suffix.
@@ -130,8 +123,8 @@ export class WorkspaceService {
   async update(id: string, patch: WorkspacePatch): Promise<Workspace> {
     const current = await this.workspaces.get(id);
     if (!current) throw workspaceErrors.noSuchWorkspace();
-    const name = patch.name !== undefined ? check(nameSchema, patch.name, 'name') : undefined;
-    const slug = patch.slug !== undefined ? check(slugSchema, patch.slug, 'slug') : undefined;
+    const name = patch.name !== undefined ? checkField(nameSchema, patch.name, 'name') : undefined;
+    const slug = patch.slug !== undefined ? checkField(slugSchema, patch.slug, 'slug') : undefined;
     const settings = patch.settings ? applySettingsPatch(current.settings, patch.settings) : undefined;
     if (slug && slug !== current.slug) {
       // Asked first for a clear answer; the unique index still settles a race.
