@@ -156,9 +156,9 @@ export function refusal(f: VerifyFailure): Refusal {
  * key's workspace, id, scopes, rate-limit and credit state when valid; otherwise the reason as
  * `error`, a sentence, and the fields that help (the same as the HTTP error would carry).
  */
-export function serializeVerification(r: VerifyResult): Record<string, unknown> {
+export function serializeVerification(r: VerifyResult, refused?: Refusal): Record<string, unknown> {
   if (!r.valid) {
-    const err = refusal(r);
+    const err = refused ?? refusal(r);
     return {
       valid: false,
       error: err.code,

@@ -373,7 +373,9 @@ export class ApiKeyService {
    */
   async inspect(key: string): Promise<VerifyResult> {
     if (typeof key !== 'string') return { valid: false, reason: 'key_invalid' };
-    return runVerification({ key, requiredScopes: [], cost: 0 }, this.verifyDeps(), INSPECT_STEPS);
+    return runVerification({ key, requiredScopes: [], cost: 0 }, this.verifyDeps(), INSPECT_STEPS, {
+      recordUse: false,
+    });
   }
 
   /**
@@ -462,10 +464,8 @@ export class ApiKeyService {
       counters: this.counters,
       credits: this.credits,
       caps: (ws: string, names: readonly string[]) => this.scopes.capsFor(ws, names),
-      holdsCappedScope: async (ws: string, names: readonly string[] | 'all') => {
-        const all = names === 'all' ? (await this.scopes.list(ws)).map((d) => d.name) : names;
-        return (await this.scopes.capsFor(ws, all)).size > 0;
-      },
+      holdsCappedScope: async (ws: string, names: readonly string[] | 'all') =>
+        names === 'all' ? this.scopes.anyCapped(ws) : (await this.scopes.capsFor(ws, names)).size > 0,
       usage: this.usage,
     };
   }

@@ -234,6 +234,7 @@ export async function runVerification(
   req: VerifyRequest,
   deps: VerifyDeps,
   steps: typeof VERIFY_STEPS = VERIFY_STEPS,
+  options: { recordUse?: boolean } = {},
 ): Promise<VerifyResult> {
   const ctx: Context = { req, now: deps.clock.now() };
   let failure: VerifyFailure | undefined;
@@ -243,8 +244,11 @@ export async function runVerification(
   }
   const r = ctx.record;
   // A live key was presented (even if refused for scope, rate or credits): note the use, coalesced.
-  const counts = steps !== INSPECT_STEPS;
-  if (counts && r && (!failure || !['key_revoked', 'key_expired', 'key_invalid'].includes(failure.reason))) {
+  if (
+    options.recordUse !== false &&
+    r &&
+    (!failure || !['key_revoked', 'key_expired', 'key_invalid'].includes(failure.reason))
+  ) {
     deps.usage.record(r.id, { at: ctx.now, ip: req.ip ?? null });
   }
   if (failure) return failure;

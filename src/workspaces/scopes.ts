@@ -346,6 +346,14 @@ export class ScopeCatalog {
     return out;
   }
 
+  /** Whether any scope of the workspace has a cap (a grant-all key holds them all). */
+  async anyCapped(workspaceId: string): Promise<boolean> {
+    assertWorkspace(workspaceId);
+    const overrides = await this.capOverrides(workspaceId);
+    for (const c of overrides.values()) if (c) return true;
+    return BUILTIN_SCOPES.some((b) => b.cap && !overrides.has(b.name));
+  }
+
   /** The workspace's own caps (null: cap removed), cached for CAPS_CACHE_MS. */
   private async capOverrides(workspaceId: string): Promise<Map<string, ScopeCap | null>> {
     const now = Date.now();

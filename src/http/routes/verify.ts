@@ -46,7 +46,8 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
       ctx.set('Cache-Control', 'no-store');
       if (!result.valid) {
         if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
-        ctx.body = { ...serializeVerification(result), status: refusal(result).status };
+        const refused = refusal(result);
+        ctx.body = { ...serializeVerification(result, refused), status: refused.status };
         return;
       }
       ctx.body = { ...serializeVerification(result), status: 200 };
