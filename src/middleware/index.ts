@@ -16,6 +16,8 @@ import { type CheckOptions, type CheckResult, GatehouseVerifier, type VerifierOp
  * Share one `GatehouseVerifier` (option `verifier`) between routes so that they share one cache
  * and one revocation-feed poller. The revocation bound is documented on `GatehouseVerifier`.
  */
+/** For webhook receivers: checks `Gatehouse-Signature` over the raw body (src/webhooks/signature.ts). */
+export { verifySignature } from '../webhooks/signature.ts';
 export {
   type CheckOptions,
   type CheckResult,
