@@ -127,6 +127,33 @@ describe.each(stores)('webhooks over HTTP on the %s store', (_name, store) => {
     }
   });
 
+  it('a per-key endpoint gets key.rotated and then key.revoked from the API', async () => {
+    let secret: string | undefined;
+    const rx = await receiver(
+      () => secret,
+      () => ({ status: 200 }),
+    );
+    try {
+      const k = await w.key({ name: 'rotated then revoked', scopes: ['videos:read'] });
+      const put = await w.call('PUT', `/api/v1/keys/${k.id}/webhook`, w.a.admin, {
+        url: rx.url,
+        events: ['key.rotated', 'key.revoked'],
+      });
+      secret = put.body.secret;
+      expect((await w.call('POST', `/api/v1/keys/${k.id}/rotate`, w.a.admin, {})).status).toBe(200);
+      const rotated = await until(() => rx.hits.find((h) => h.event === 'key.rotated'));
+      expect(rotated.verified).toBe(true);
+      expect(rotated.body).toMatchObject({ type: 'key.rotated', workspace_id: w.a.id, key_id: k.id });
+      expect((await w.call('POST', `/api/v1/keys/${k.id}/revoke`, w.a.admin)).status).toBe(200);
+      const revoked = await until(() => rx.hits.find((h) => h.event === 'key.revoked'));
+      expect(revoked.verified).toBe(true);
+      expect(revoked.body).toMatchObject({ type: 'key.revoked', key_id: k.id });
+      expect(rx.hits.map((h) => h.event)).toEqual(['key.rotated', 'key.revoked']);
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('a workspace endpoint gets key.created and credits.low; delivery never blocks the request', async () => {
     let secret: string | undefined;
     const rx = await receiver(
