@@ -6,6 +6,7 @@ import { authenticate } from './http/auth.ts';
 import { AppError } from './http/errors.ts';
 import { apiErrors, requestLog } from './http/middleware.ts';
 import { apiRoutes } from './http/routes/index.ts';
+import { verifyLane } from './http/routes/verify.ts';
 import { dpopAuthentication } from './oidc/dpop.ts';
 
 /** Assembles the middleware and mounts; never listens. */
@@ -20,7 +21,10 @@ export function createApp(c: Container): Koa {
     enableTypes: ['json', 'form'],
     jsonLimit: '100kb',
     formLimit: '100kb',
-    onError: () => {
+    onError: (err) => {
+      // Too large (413) or in an encoding we do not inflate (415): apiErrors names those.
+      const status = (err as { status?: number }).status;
+      if (status === 413 || status === 415) throw err;
       throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
     },
   });
@@ -28,6 +32,8 @@ export function createApp(c: Container): Koa {
   // provider's endpoints (/token, /jwks, ...) skip all of it: they have their own.
   const own = compose([
     apiErrors(c.logger),
+    // The hot path of resource servers, ahead of authentication and the routers (routes/verify.ts).
+    verifyLane(c, parse),
     (ctx, next) => (ctx.path.startsWith('/api/') ? parse(ctx, next) : next()),
     // DPoP-bound access tokens (RFC 9449 §7.1) → ctx.state.principal (src/oidc/dpop.ts).
     dpopAuthentication(c),
@@ -45,9 +51,8 @@ const OWN_PATHS = /^\/(api|interaction|assets|metrics)(\/|$)/;
 
 /** Runs middleware in order, as Koa's own stack would (each `next` calls the following one). */
 function compose(stack: Middleware[]): Middleware {
-  return (ctx, next) => {
-    const run = (i: number): Promise<unknown> =>
-      i < stack.length ? Promise.resolve(stack[i]!(ctx, () => run(i + 1))) : Promise.resolve(next());
-    return run(0);
-  };
+  // No closure made per request but the `next` each middleware gets.
+  const run = (i: number, ctx: Parameters<Middleware>[0], next: () => Promise<unknown>): Promise<unknown> =>
+    i < stack.length ? Promise.resolve(stack[i]!(ctx, () => run(i + 1, ctx, next))) : Promise.resolve(next());
+  return (ctx, next) => run(0, ctx, next);
 }

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   BODY_CHARS,
@@ -127,5 +128,14 @@ describe('key format', () => {
     expect(() => base62(62n ** 3n, 3)).toThrow(RangeError);
     expect(checksum('sk_live_abc')).toMatch(/^[0-9A-Za-z]{6}$/);
     expect(base62(2n ** 32n - 1n, 6)).toMatch(/^[0-9A-Za-z]{6}$/);
+  });
+
+  it('computes the checksum as the fixed-width base62 of the CRC32 (keys issued before stay valid)', () => {
+    for (const text of ['', 'sk_live_abc', 'vg_key_test_0123456789ABCDEFGHIJKLMNOPQ', 'x'.repeat(60)]) {
+      expect(checksum(text)).toBe(base62(BigInt(crc32(text)), 6));
+    }
+    // Known values, so a change of encoding cannot pass unnoticed.
+    expect(checksum('')).toBe('000000');
+    expect(checksum('sk_live_abc')).toBe('3ayyHh');
   });
 });

@@ -56,8 +56,15 @@ export function base62(value: bigint, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** Base62 of the CRC32 (an unsigned 32-bit integer: exact in a double, no BigInt needed on the hot path). */
 export function checksum(text: string): string {
-  return base62(BigInt(crc32(text)), CHECKSUM_CHARS);
+  let n = crc32(text);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_CHARS; i++) {
+    out = ALPHABET[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
 }
 
 export interface GeneratedKey {

@@ -1,9 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CHECKSUM_CHARS, type ParsedKey } from './format.ts';
 
 /** What storage keeps of a key: a SHA-256 digest (hex) of the whole key string. */
 export function digestKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 const DIGEST_RE = /^[0-9a-f]{64}$/;

@@ -73,6 +73,14 @@ describe('API request bodies map onto the service inputs', () => {
       requiredScopes: ['a:read'],
       cost: 2,
     });
+    // Defaults applied: the service takes the result without a second validation.
+    expect(verifyKeyBody.parse({ key: 'k', workspace_id: 'ws_1', ip: '10.0.0.1' })).toEqual({
+      key: 'k',
+      requiredScopes: [],
+      cost: 0,
+      ip: '10.0.0.1',
+      workspaceId: 'ws_1',
+    });
     expect(listKeysQuery.parse({ limit: '5', status: 'active' })).toEqual({ limit: 5, status: 'active' });
     expect(listKeysQuery.safeParse({ limit: '500' }).success).toBe(false);
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { presetName, scopeName } from '../workspaces/scopes.ts';
 import { KEY_ENVIRONMENTS } from './format.ts';
 import type { Metadata } from './model.ts';
+import type { VerifyRequest } from './verify.ts';
 
 /**
  * Inputs of the key service (camelCase, what the CLI and routes hand it), and the snake_case
@@ -168,11 +169,12 @@ export const verifyKeyBody = z
     /** A resource server of one workspace: keys of any other are `key_invalid`. */
     workspace_id: z.string().min(1).max(100).optional(),
   })
+  // Whole (defaults applied): the service takes it as is, without validating it a second time.
   .transform(
-    (b): VerifyKeyInput => ({
+    (b): VerifyRequest => ({
       key: b.key,
-      requiredScopes: b.required_scopes,
-      cost: b.cost,
+      requiredScopes: b.required_scopes ?? [],
+      cost: b.cost ?? 0,
       ...(b.ip ? { ip: b.ip } : {}),
       ...(b.workspace_id ? { workspaceId: b.workspace_id } : {}),
     }),

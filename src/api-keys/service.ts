@@ -37,6 +37,8 @@ import {
   INSPECT_STEPS,
   runVerification,
   TOKEN_USE_STEPS,
+  type VerifyDeps,
+  type VerifyRequest,
   type VerifyResult,
 } from './verify.ts';
 
@@ -83,6 +85,8 @@ export class ApiKeyService {
   private readonly notify: KeyNotifier;
   private readonly verifications: { inc(labels: { result: string }): void } | undefined;
   private readonly recordCache: RecordCache | undefined;
+  /** What the verification steps read and count with; built once (verification is the hot path). */
+  private readonly deps: VerifyDeps;
 
   constructor(private readonly o: ApiKeyServiceOptions) {
     this.clock = o.clock;
@@ -111,6 +115,25 @@ export class ApiKeyService {
       o.usageFlushMs ?? 30_000,
       (keyId, err) => o.logger?.warn({ keyId, err: (err as Error).message }, 'could not record API key use'),
     );
+    const cache = this.recordCache;
+    this.deps = {
+      clock: this.clock,
+      repo: {
+        byDigest: cache
+          ? (digest, now) => cache.lookUp(digest, now)
+          : (digest, now) => this.repo.byDigest(digest, now),
+        byId: (id) => this.repo.keys.get(id),
+      },
+      counters: this.counters,
+      credits: this.credits,
+      caps: (ws, names) => this.scopes.capsFor(ws, names),
+      holdsCappedScope: (ws, names) => {
+        if (names === 'all') return this.scopes.anyCapped(ws);
+        const caps = this.scopes.capsFor(ws, names);
+        return caps instanceof Promise ? caps.then((c) => c.size > 0) : caps.size > 0;
+      },
+      usage: this.usage,
+    };
   }
 
   async create(workspaceId: string, input: CreateKeyInput, caller: Caller): Promise<IssuedKey> {
@@ -349,8 +372,12 @@ export class ApiKeyService {
 
   /** Valid, or the precise reason not; charges `cost` credits when valid. */
   async verify(input: VerifyKeyInput): Promise<VerifyResult> {
-    const v = parseInput(verifyKeyInput, input);
-    const result = await runVerification(v, this.verifyDeps());
+    return this.verifyRequest(parseInput(verifyKeyInput, input));
+  }
+
+  /** `verify` of a request already validated (the HTTP route's schema produces one). */
+  async verifyRequest(v: VerifyRequest): Promise<VerifyResult> {
+    const result = await runVerification(v, this.deps);
     this.verifications?.inc({ result: result.valid ? 'valid' : result.reason });
     const low = this.o.creditsLowThreshold ?? 10;
     if (result.valid && result.creditsRemaining !== null && v.cost > 0 && low > 0) {
@@ -373,7 +400,7 @@ export class ApiKeyService {
    */
   async inspect(key: string): Promise<VerifyResult> {
     if (typeof key !== 'string') return { valid: false, reason: 'key_invalid' };
-    return runVerification({ key, requiredScopes: [], cost: 0 }, this.verifyDeps(), INSPECT_STEPS, {
+    return runVerification({ key, requiredScopes: [], cost: 0 }, this.deps, INSPECT_STEPS, {
       recordUse: false,
     });
   }
@@ -388,7 +415,7 @@ export class ApiKeyService {
       return { valid: false, reason: 'key_invalid' };
     const result = await runVerification(
       { key: secret, keyId, requiredScopes: [], cost: 0 },
-      this.verifyDeps(),
+      this.deps,
       CLIENT_STEPS,
     );
     this.verifications?.inc({ result: result.valid ? 'valid' : result.reason });
@@ -404,7 +431,7 @@ export class ApiKeyService {
     if (typeof keyId !== 'string' || !KEY_ID_RE.test(keyId)) return { valid: false, reason: 'key_invalid' };
     return runVerification(
       { key: '', keyId, requiredScopes: [], cost: 0, ip: ip ?? null },
-      this.verifyDeps(),
+      this.deps,
       TOKEN_USE_STEPS,
     );
   }
@@ -450,24 +477,6 @@ export class ApiKeyService {
     // The key was verified for this very request; should it be gone since, refuse (fail closed).
     if (!own) throw httpErrors.unauthorized('Invalid API key.', 'key_invalid');
     return { rateLimit: own.rateLimit, expiresAt: own.expiresAt };
-  }
-
-  private verifyDeps() {
-    return {
-      clock: this.clock,
-      repo: {
-        byDigest: this.recordCache
-          ? this.recordCache.lookUp.bind(this.recordCache)
-          : this.repo.byDigest.bind(this.repo),
-        byId: (id: string) => this.repo.keys.get(id),
-      },
-      counters: this.counters,
-      credits: this.credits,
-      caps: (ws: string, names: readonly string[]) => this.scopes.capsFor(ws, names),
-      holdsCappedScope: async (ws: string, names: readonly string[] | 'all') =>
-        names === 'all' ? this.scopes.anyCapped(ws) : (await this.scopes.capsFor(ws, names)).size > 0,
-      usage: this.usage,
-    };
   }
 
   private view(record: ApiKeyRecord): ApiKeyView {

@@ -65,12 +65,15 @@ export interface VerifyDeps {
   repo: Pick<ApiKeyRepository, 'byDigest'> & { byId?(id: string): Promise<ApiKeyRecord | null> };
   counters: WindowCounters;
   credits: CreditLedger;
-  caps(workspaceId: string, scopes: readonly string[]): Promise<Map<string, ScopeCap>>;
+  caps(
+    workspaceId: string,
+    scopes: readonly string[],
+  ): Map<string, ScopeCap> | Promise<Map<string, ScopeCap>>;
   /**
    * Whether any scope the key holds has a cap ('all': any scope of the workspace's catalogue).
    * Such a key is `metered` whatever the request asks, so no cache answers for it.
    */
-  holdsCappedScope(workspaceId: string, scopes: readonly string[] | 'all'): Promise<boolean>;
+  holdsCappedScope(workspaceId: string, scopes: readonly string[] | 'all'): boolean | Promise<boolean>;
   usage: UsageTracker;
 }
 
@@ -84,10 +87,9 @@ interface Context {
   capped?: boolean;
 }
 
-type Step = (
-  ctx: Context,
-  deps: VerifyDeps,
-) => Promise<VerifyFailure | undefined> | VerifyFailure | undefined;
+/** A step answers at once when it needs no I/O (most do, most of the time): no promise to wait for. */
+type Outcome = VerifyFailure | undefined;
+type Step = (ctx: Context, deps: VerifyDeps) => Outcome | Promise<Outcome>;
 
 const INVALID: VerifyFailure = { valid: false, reason: 'key_invalid' };
 const ref = (r: ApiKeyRecord): KeyRef => ({ keyId: r.id, workspaceId: r.workspaceId });
@@ -147,26 +149,50 @@ const matchClient: Step = (ctx) => {
 };
 
 /** The key's own limit. */
-const checkKeyLimit: Step = async (ctx, deps) => {
-  const r = ctx.record!;
+const checkKeyLimit: Step = (ctx, deps) => {
   ctx.rateLimit = null;
-  if (r.rateLimit) {
-    const w = await deps.counters.hit(`key:${r.id}`, r.rateLimit.requests, r.rateLimit.windowSeconds);
-    if (!w.allowed)
-      return { valid: false, reason: 'rate_limited', retryAfter: w.retryAfter, limit: w.limit, ...ref(r) };
-    ctx.rateLimit = { limit: w.limit, remaining: w.remaining, resetAt: w.resetAt };
-  }
+  return ctx.record!.rateLimit ? countKeyHit(ctx, deps) : undefined;
 };
 
-/** Then the caps of the scopes asked for (guardrails that bind grant-all keys too). */
-const checkCaps: Step = async (ctx, deps) => {
+async function countKeyHit(ctx: Context, deps: VerifyDeps): Promise<Outcome> {
   const r = ctx.record!;
-  const caps = await deps.caps(r.workspaceId, [...new Set(ctx.req.requiredScopes)]);
+  const limit = r.rateLimit!;
+  const w = await deps.counters.hit(`key:${r.id}`, limit.requests, limit.windowSeconds);
+  if (!w.allowed)
+    return { valid: false, reason: 'rate_limited', retryAfter: w.retryAfter, limit: w.limit, ...ref(r) };
+  ctx.rateLimit = { limit: w.limit, remaining: w.remaining, resetAt: w.resetAt };
+}
+
+/** Then the caps of the scopes asked for (guardrails that bind grant-all keys too). */
+const checkCaps: Step = (ctx, deps) => {
+  const caps = deps.caps(ctx.record!.workspaceId, ctx.req.requiredScopes);
+  return caps instanceof Promise ? caps.then((c) => applyCaps(ctx, deps, c)) : applyCaps(ctx, deps, caps);
+};
+
+function applyCaps(ctx: Context, deps: VerifyDeps, caps: Map<string, ScopeCap>): Outcome | Promise<Outcome> {
+  const r = ctx.record!;
+  if (caps.size > 0) {
+    ctx.capped = true;
+    return countCapHits(ctx, deps, caps);
+  }
   // Capped if the key holds any capped scope, not only one asked for now: otherwise a check for an
   // uncapped scope would let a cache answer later checks of a capped one without counting them.
-  ctx.capped =
-    caps.size > 0 ||
-    (!ctx.rateLimit && (await deps.holdsCappedScope(r.workspaceId, r.grantAll ? 'all' : r.scopes)));
+  // (A key with a rate limit of its own is metered anyway.)
+  if (ctx.rateLimit) {
+    ctx.capped = false;
+    return;
+  }
+  const held = deps.holdsCappedScope(r.workspaceId, r.grantAll ? 'all' : r.scopes);
+  if (held instanceof Promise)
+    return held.then((h) => {
+      ctx.capped = h;
+      return undefined;
+    });
+  ctx.capped = held;
+}
+
+async function countCapHits(ctx: Context, deps: VerifyDeps, caps: Map<string, ScopeCap>): Promise<Outcome> {
+  const r = ctx.record!;
   for (const [scope, cap] of caps) {
     const w = await deps.counters.hit(`cap:${r.id}:${scope}`, cap.limit, cap.windowSeconds);
     if (!w.allowed) {
@@ -180,17 +206,20 @@ const checkCaps: Step = async (ctx, deps) => {
       };
     }
   }
+}
+
+const chargeCredits: Step = (ctx, deps) => {
+  ctx.creditsRemaining = null;
+  return ctx.req.cost > 0 ? charge(ctx, deps) : undefined;
 };
 
-const chargeCredits: Step = async (ctx, deps) => {
+async function charge(ctx: Context, deps: VerifyDeps): Promise<Outcome> {
   const r = ctx.record!;
-  ctx.creditsRemaining = null;
-  if (ctx.req.cost <= 0) return;
   const charged = await deps.credits.charge(r.workspaceId, ctx.req.cost);
   if (!charged.ok)
     return { valid: false, reason: 'credits_exhausted', creditsRemaining: charged.remaining, ...ref(r) };
   ctx.creditsRemaining = charged.remaining;
-};
+}
 
 export const VERIFY_STEPS: readonly (readonly [name: string, step: Step])[] = [
   ['parse', parse],
@@ -239,7 +268,8 @@ export async function runVerification(
   const ctx: Context = { req, now: deps.clock.now() };
   let failure: VerifyFailure | undefined;
   for (const [, step] of steps) {
-    failure = await step(ctx, deps);
+    const outcome = step(ctx, deps);
+    failure = outcome instanceof Promise ? await outcome : outcome;
     if (failure) break;
   }
   const r = ctx.record;

@@ -123,10 +123,8 @@ export class ApiRouter {
   ): this {
     this.registry.operations.push(op as Operation<ZodType | undefined, ZodType | undefined>);
     this.router[op.method](op.path, async (ctx) => {
-      const body = op.body
-        ? parse(op.body, (ctx.request as { body?: unknown }).body ?? {}, 'body')
-        : undefined;
-      const query = op.query ? parse(op.query, ctx.query, 'query') : undefined;
+      const body = op.body ? parseRequest(op.body, requestBody(ctx), 'body') : undefined;
+      const query = op.query ? parseRequest(op.query, ctx.query, 'query') : undefined;
       await handler(ctx, { body, query, params: ctx.params } as Input<B, Q>);
     });
     return this;
@@ -141,7 +139,17 @@ export class ApiRouter {
   }
 }
 
-function parse<S extends ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {
+/** The body the body parser read (an empty object when there was none). */
+export function requestBody(ctx: Context): unknown {
+  return (ctx.request as { body?: unknown }).body ?? {};
+}
+
+/** A request's body or query, validated: 400 `invalid_request` naming the first bad field, and all issues. */
+export function parseRequest<S extends ZodType>(
+  schema: S,
+  value: unknown,
+  where: 'body' | 'query',
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -333,32 +333,34 @@ export class ScopeCatalog {
     return (await this.list(workspaceId)).find((d) => d.name === name) ?? null;
   }
 
-  /** Caps of these scopes in this workspace (built-in defaults unless overridden). */
-  async capsFor(workspaceId: string, names: readonly string[]): Promise<Map<string, ScopeCap>> {
+  /**
+   * Caps of these scopes in this workspace (built-in defaults unless overridden). Answers at once
+   * (no promise) while the workspace's caps are cached: key verification runs this per request.
+   */
+  capsFor(
+    workspaceId: string,
+    names: readonly string[],
+  ): Map<string, ScopeCap> | Promise<Map<string, ScopeCap>> {
     assertWorkspace(workspaceId);
-    const out = new Map<string, ScopeCap>();
-    if (!names.length) return out;
-    const overrides = await this.capOverrides(workspaceId);
-    for (const name of new Set(names)) {
-      const c = overrides.has(name) ? overrides.get(name) : BUILTIN_BY_NAME.get(name)?.cap;
-      if (c) out.set(name, c);
-    }
-    return out;
+    const cached = this.cachedOverrides(workspaceId);
+    return cached ? capsOf(cached, names) : this.loadOverrides(workspaceId).then((o) => capsOf(o, names));
   }
 
-  /** Whether any scope of the workspace has a cap (a grant-all key holds them all). */
-  async anyCapped(workspaceId: string): Promise<boolean> {
+  /** Whether any scope of the workspace has a cap (a grant-all key holds them all); at once while cached. */
+  anyCapped(workspaceId: string): boolean | Promise<boolean> {
     assertWorkspace(workspaceId);
-    const overrides = await this.capOverrides(workspaceId);
-    for (const c of overrides.values()) if (c) return true;
-    return BUILTIN_SCOPES.some((b) => b.cap && !overrides.has(b.name));
+    const cached = this.cachedOverrides(workspaceId);
+    return cached ? anyCapIn(cached) : this.loadOverrides(workspaceId).then(anyCapIn);
   }
 
-  /** The workspace's own caps (null: cap removed), cached for CAPS_CACHE_MS. */
-  private async capOverrides(workspaceId: string): Promise<Map<string, ScopeCap | null>> {
-    const now = Date.now();
+  /** The workspace's own caps (null: cap removed), while cached (CAPS_CACHE_MS). */
+  private cachedOverrides(workspaceId: string): Map<string, ScopeCap | null> | undefined {
     const hit = this.capCache.get(workspaceId);
-    if (hit && now - hit.at < CAPS_CACHE_MS) return hit.caps;
+    return hit && Date.now() - hit.at < CAPS_CACHE_MS ? hit.caps : undefined;
+  }
+
+  private async loadOverrides(workspaceId: string): Promise<Map<string, ScopeCap | null>> {
+    const now = Date.now();
     const caps = new Map<string, ScopeCap | null>();
     for (const d of await this.scopes.find({ workspaceId })) if (d.cap !== undefined) caps.set(d.name, d.cap);
     if (this.capCache.size > 10_000) this.capCache.clear();
@@ -515,4 +517,18 @@ export class ScopeCatalog {
     if ((await this.presetDocs.delete({ id: `${workspaceId}:${name}` })) === 0)
       throw httpErrors.notFound('preset');
   }
+}
+
+function capsOf(overrides: Map<string, ScopeCap | null>, names: readonly string[]): Map<string, ScopeCap> {
+  const out = new Map<string, ScopeCap>();
+  for (const name of names) {
+    const c = overrides.has(name) ? overrides.get(name) : BUILTIN_BY_NAME.get(name)?.cap;
+    if (c) out.set(name, c);
+  }
+  return out;
+}
+
+function anyCapIn(overrides: Map<string, ScopeCap | null>): boolean {
+  for (const c of overrides.values()) if (c) return true;
+  return BUILTIN_SCOPES.some((b) => b.cap && !overrides.has(b.name));
 }

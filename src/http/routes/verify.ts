@@ -1,16 +1,19 @@
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { refusal, serializeVerification } from '../../api-keys/errors.ts';
 import { changeTag, FEED_MAX_LOOKBACK_MS } from '../../api-keys/feed.ts';
 import { verifyKeyBody } from '../../api-keys/schemas.ts';
+import type { VerifyRequest } from '../../api-keys/verify.ts';
 import type { Container } from '../../container.ts';
-import { ApiRouter } from '../api.ts';
+import { ApiRouter, parseRequest, requestBody } from '../api.ts';
 import { auditRefusal } from '../auth.ts';
 import { httpErrors } from '../errors.ts';
 
 /**
  * For resource servers: `POST /api/v1/keys/verify` (the key in the body is the credential, so no
  * other authentication) and the revocation feed the middleware polls. Both are registered before
- * `/api/v1/keys/:id` so that their paths are not read as key ids.
+ * `/api/v1/keys/:id` so that their paths are not read as key ids. The app answers verify through
+ * `verifyLane`, ahead of its routers; the route documents the operation (and answers the same).
  */
 export type VerifyRouteDeps = Pick<Container, 'openapi' | 'apiKeys' | 'audit' | 'clock'>;
 
@@ -24,6 +27,36 @@ const since = z
   ])
   .describe('milliseconds since the epoch, or an ISO 8601 date');
 
+export const VERIFY_PATH = '/api/v1/keys/verify';
+
+/**
+ * `POST /api/v1/keys/verify` ahead of the general API stack. Resource servers call it on each of
+ * their own requests, and it needs none of that stack: no credential header is read (the key in
+ * the body is the credential), no router has to match. Same body parser, schema and answer as the
+ * route below, which documents the operation.
+ */
+export function verifyLane(c: VerifyRouteDeps, parseBody: Middleware): Middleware {
+  return (ctx, next) =>
+    ctx.method === 'POST' && ctx.path === VERIFY_PATH
+      ? parseBody(ctx, () =>
+          answerVerification(c, ctx, parseRequest(verifyKeyBody, requestBody(ctx), 'body')),
+        )
+      : next();
+}
+
+/** Always 200: `status` tells the resource server what to answer its own caller. */
+async function answerVerification(c: VerifyRouteDeps, ctx: Context, req: VerifyRequest): Promise<void> {
+  const result = await c.apiKeys.verifyRequest({ ...req, ip: req.ip ?? ctx.ip });
+  ctx.set('Cache-Control', 'no-store');
+  if (!result.valid) {
+    if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
+    const refused = refusal(result);
+    ctx.body = { ...serializeVerification(result, refused), status: refused.status };
+    return;
+  }
+  ctx.body = { ...serializeVerification(result), status: 200 };
+}
+
 export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
   const api = new ApiRouter(c.openapi);
   const tag = 'api-keys';
@@ -31,7 +64,7 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
   api.route(
     {
       method: 'post',
-      path: '/api/v1/keys/verify',
+      path: VERIFY_PATH,
       summary:
         'Verify an API key for a resource server: valid (workspace, key id, scopes, rate limit, credits) or the ' +
         'precise reason (key_invalid, key_revoked, key_expired, insufficient_scope, rate_limited, credits_exhausted). ' +
@@ -41,17 +74,7 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
       body: verifyKeyBody,
       responses: { 200: '{ valid, ... } or { valid: false, error, status, ... }', 400: 'invalid input' },
     },
-    async (ctx, { body }) => {
-      const result = await c.apiKeys.verify({ ...body, ip: body.ip ?? ctx.ip });
-      ctx.set('Cache-Control', 'no-store');
-      if (!result.valid) {
-        if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
-        const refused = refusal(result);
-        ctx.body = { ...serializeVerification(result, refused), status: refused.status };
-        return;
-      }
-      ctx.body = { ...serializeVerification(result), status: 200 };
-    },
+    (ctx, { body }) => answerVerification(c, ctx, body),
   );
 
   api.route(

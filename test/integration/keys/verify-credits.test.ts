@@ -2,6 +2,7 @@
  * `POST /api/v1/keys/verify` for resource servers, credits, per-key rate limits and per-scope
  * caps, over HTTP on both stores: every precise reason, and the status each maps to.
  */
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksum, generateKey } from '../../../src/api-keys/format.ts';
 import { type KeyWorld, keyWorld, stores } from './fixtures.ts';
@@ -220,6 +221,57 @@ describe.each(stores)('verification, credits and limits on the %s store', (_name
     ]) {
       expect((await verify(body)).status, JSON.stringify(body)).toBe(400);
     }
+  });
+
+  it('reads the key from the body only: credential headers the caller forwards are not read', async () => {
+    const body = await w.key({ name: 'in the body', scopes: ['videos:read'] });
+    const header = await w.key({
+      name: 'in a header',
+      scopes: ['videos:read'],
+      rateLimit: { requests: 1, windowSeconds: 60 },
+    });
+    for (const forwarded of <Record<string, string>[]>[
+      { authorization: 'Bearer not-a-token-at-all' },
+      { authorization: `Bearer ${header.secret}` },
+      { 'x-api-key': header.secret },
+      { authorization: 'DPoP nope', dpop: 'nope' },
+    ]) {
+      const r = await fetch(`${w.server.url}/api/v1/keys/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...forwarded },
+        body: JSON.stringify({ key: body.secret }),
+      });
+      expect(r.status, JSON.stringify(forwarded)).toBe(200);
+      expect(await r.json()).toMatchObject({ valid: true, key_id: body.id });
+    }
+    // The forwarded key was never used: its one request of the window is still there.
+    expect((await verify({ key: header.secret })).body).toMatchObject({
+      valid: true,
+      rate_limit: { limit: 1, remaining: 0 },
+    });
+  });
+
+  it('reads any body the rest of the API reads, with the same errors', async () => {
+    const k = await w.key({ name: 'bodies', scopes: ['videos:read'] });
+    const post = (headers: Record<string, string>, payload: string | Blob) =>
+      fetch(`${w.server.url}/api/v1/keys/verify`, { method: 'POST', headers, body: payload });
+    const json = JSON.stringify({ key: k.secret, required_scopes: ['videos:read'] });
+    const gzipped = await post(
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      new Blob([new Uint8Array(gzipSync(json))]),
+    );
+    expect(await gzipped.json()).toMatchObject({ valid: true, key_id: k.id });
+    const charset = await post({ 'content-type': 'application/json; charset=utf-8' }, json);
+    expect(await charset.json()).toMatchObject({ valid: true, key_id: k.id });
+    const notJson = await post({ 'content-type': 'application/json' }, '{"key":');
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ error: 'invalid_json' });
+    const huge = await post(
+      { 'content-type': 'application/json' },
+      JSON.stringify({ key: 'x'.repeat(200_000) }),
+    );
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: 'payload_too_large' });
   });
 
   it('tells a well-formed key from noise by the published regex and checksum, offline', async () => {
