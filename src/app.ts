@@ -3,6 +3,7 @@ import Koa, { type Middleware } from 'koa';
 import mount from 'koa-mount';
 import type { Container } from './container.ts';
 import { authenticate } from './http/auth.ts';
+import { BODY_LIMIT_BYTES } from './http/body.ts';
 import { AppError } from './http/errors.ts';
 import { apiErrors, requestLog } from './http/middleware.ts';
 import { apiRoutes } from './http/routes/index.ts';
@@ -19,8 +20,8 @@ export function createApp(c: Container): Koa {
   // Only our API's bodies are parsed here: oidc-provider reads its own.
   const parse = bodyParser({
     enableTypes: ['json', 'form'],
-    jsonLimit: '100kb',
-    formLimit: '100kb',
+    jsonLimit: BODY_LIMIT_BYTES,
+    formLimit: BODY_LIMIT_BYTES,
     onError: (err) => {
       // Too large (413) or in an encoding we do not inflate (415): apiErrors names those.
       const status = (err as { status?: number }).status;

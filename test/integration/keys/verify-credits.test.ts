@@ -2,6 +2,8 @@
  * `POST /api/v1/keys/verify` for resource servers, credits, per-key rate limits and per-scope
  * caps, over HTTP on both stores: every precise reason, and the status each maps to.
  */
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksum, generateKey } from '../../../src/api-keys/format.ts';
@@ -272,6 +274,39 @@ describe.each(stores)('verification, credits and limits on the %s store', (_name
     );
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: 'payload_too_large' });
+    // Chunked (no length given) and sent in pieces.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${w.server.url}/api/v1/keys/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.write(json.slice(0, 10));
+      setTimeout(() => req.end(json.slice(10)), 50);
+    });
+    expect(chunked.status).toBe(200);
+    expect(JSON.parse(chunked.body)).toMatchObject({ valid: true, key_id: k.id });
+    // A body cut off before its announced length: the connection ends, the server goes on.
+    await new Promise<void>((resolve) => {
+      const { hostname, port } = new URL(w.server.url);
+      const socket = connect(Number(port), hostname, () => {
+        socket.end(
+          'POST /api/v1/keys/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            `Content-Length: ${json.length}\r\n\r\n${json.slice(0, 20)}`,
+        );
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', () => resolve());
+      socket.resume();
+    });
+    expect((await verify({ key: k.secret })).body).toMatchObject({ valid: true, key_id: k.id });
   });
 
   it('tells a well-formed key from noise by the published regex and checksum, offline', async () => {
