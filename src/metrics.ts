@@ -21,9 +21,21 @@ export class Metrics {
     if (collectDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
   }
 
+  /** Per label set, once: prom-client would otherwise hash the labels on every request. */
+  private readonly series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.requests.inc({ method, route, status: String(status) });
-    this.duration.observe({ method, route }, seconds);
+    const id = `${method} ${route} ${status}`;
+    let s = this.series.get(id);
+    if (!s) {
+      s = {
+        count: this.requests.labels({ method, route, status: String(status) }),
+        time: this.duration.labels({ method, route }),
+      };
+      this.series.set(id, s);
+    }
+    s.count.inc();
+    s.time.observe(seconds);
   }
 
   counter(name: string, help: string, labelNames: string[] = []): Counter {

@@ -28,17 +28,20 @@ export function requestLog(logger: Logger, metrics: Metrics): Middleware {
       const route = (ctx as { routerPath?: string }).routerPath ?? routeFamily(ctx.path);
       metrics.observeRequest(ctx.method, route, ctx.status, seconds);
       const level = ctx.status >= 500 ? 'error' : 'info';
-      logger[level](
-        {
-          requestId,
-          method: ctx.method,
-          path: ctx.path,
-          status: ctx.status,
-          ms: Math.round(seconds * 1000),
-          ip: ctx.ip,
-        },
-        'request',
-      );
+      // Built only when it will be written (a busy server usually logs at warn).
+      if (logger.isLevelEnabled(level)) {
+        logger[level](
+          {
+            requestId,
+            method: ctx.method,
+            path: ctx.path,
+            status: ctx.status,
+            ms: Math.round(seconds * 1000),
+            ip: ctx.ip,
+          },
+          'request',
+        );
+      }
     }
   };
 }

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
-import { digestSecret, secretMatches } from '../clients/service.ts';
+import { digestsEqual } from '../api-keys/hash.ts';
+import { digestSecret } from '../clients/service.ts';
 import { FIRST_PARTY_CLIENT_ID } from './client-lookup.ts';
 import { credentialGeneration } from './credentials.ts';
 import { currentRequestUsesBasicAuth, noteOnCurrentRequest } from './internals.ts';
@@ -16,23 +17,27 @@ export function installClientSecretCheck(provider: Provider, keys: KeyClients): 
   const proto = provider.Client.prototype as unknown as {
     compareClientSecret(this: ClientLike, actual: string): Promise<boolean> | boolean;
   };
-  proto.compareClientSecret = async function compareClientSecret(this: ClientLike, actual: string) {
-    if (this.clientId === FIRST_PARTY_CLIENT_ID) return false;
-    let ok: boolean;
-    if (this.gatehouse_kind === KEY_CLIENT_KIND) ok = await keys.secretMatches(this.clientId, actual);
-    else {
-      // A registered client uses the method it registered (RFC 7591 token_endpoint_auth_method);
-      // the library alone would take either secret method. The secret is still compared, in constant time.
-      const basic = currentRequestUsesBasicAuth();
-      const methodOk =
-        basic === undefined || basic === (this.tokenEndpointAuthMethod === 'client_secret_basic');
-      ok = secretMatches(actual, this.clientSecret ?? null) && methodOk;
-    }
-    // Which secret this was (credentials.ts): a token minted now dies when that secret is rotated out.
-    // Keys and client secrets are both stored as the SHA-256 (hex) of the presented string.
-    if (ok) noteOnCurrentRequest(CREDENTIAL_GENERATION_STATE, credentialGeneration(digestSecret(actual)));
-    return ok;
+  proto.compareClientSecret = function compareClientSecret(this: ClientLike, actual: string) {
+    if (this.clientId === FIRST_PARTY_CLIENT_ID || typeof actual !== 'string') return false;
+    if (this.gatehouse_kind === KEY_CLIENT_KIND)
+      return keys.secretMatches(this.clientId, actual).then((ok) => ok && matched(digestSecret(actual)));
+    // A registered client uses the method it registered (RFC 7591 token_endpoint_auth_method);
+    // the library alone would take either secret method. The secret is still compared, in constant time.
+    const basic = currentRequestUsesBasicAuth();
+    const methodOk =
+      basic === undefined || basic === (this.tokenEndpointAuthMethod === 'client_secret_basic');
+    const digest = digestSecret(actual);
+    return !!this.clientSecret && digestsEqual(digest, this.clientSecret) && methodOk && matched(digest);
   };
+}
+
+/**
+ * Which secret this was (credentials.ts): a token minted now dies when that secret is rotated out.
+ * Keys and client secrets are both stored as the SHA-256 (hex) of the presented string.
+ */
+function matched(digest: string): true {
+  noteOnCurrentRequest(CREDENTIAL_GENERATION_STATE, credentialGeneration(digest));
+  return true;
 }
 
 /** Where the matched secret's fingerprint waits on ctx.state for extraTokenClaims (token-policy.ts). */

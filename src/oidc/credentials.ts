@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApiKeyRecord } from '../api-keys/model.ts';
 import type { OAuthClientRecord } from '../clients/model.ts';
 
@@ -14,7 +14,7 @@ import type { OAuthClientRecord } from '../clients/model.ts';
 export const CREDENTIAL_GENERATION_CLAIM = 'cgen';
 
 export function credentialGeneration(storedDigestHex: string): string {
-  return createHash('sha256').update(`gatehouse-cgen:${storedDigestHex}`).digest('base64url').slice(0, 16);
+  return hash('sha256', `gatehouse-cgen:${storedDigestHex}`, 'base64url').slice(0, 16);
 }
 
 /** What a grant-less token's holder is now: the checks verification applies to its tokens. */

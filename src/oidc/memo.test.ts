@@ -24,4 +24,19 @@ describe('Memo', () => {
     memo.forget('a');
     expect(await memo.get('a')).toBe('a:5');
   });
+
+  it('answers `now` without a promise once a fresh value is loaded', async () => {
+    let now = 0;
+    let loads = 0;
+    const memo = new Memo({ now: () => new Date(now) }, 1000, async (k) => `${k}:${++loads}`);
+    const first = memo.now('a');
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toBe('a:1');
+    expect(memo.now('a')).toBe('a:1');
+    now = 1000;
+    const reloaded = memo.now('a');
+    expect(reloaded).toBeInstanceOf(Promise);
+    expect(await reloaded).toBe('a:2');
+    expect(memo.now('a')).toBe('a:2');
+  });
 });

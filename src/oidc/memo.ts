@@ -6,7 +6,7 @@ import type { Clock } from '../storage/index.ts';
  * revocation state, which are read fresh.
  */
 export class Memo<V> {
-  private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
+  private readonly entries = new Map<string, { at: number; value: Promise<V>; settled?: { value: V } }>();
 
   constructor(
     private readonly clock: Clock,
@@ -21,9 +21,22 @@ export class Memo<V> {
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     if (this.entries.size >= this.max) this.entries.clear();
     const value = this.load(key);
-    this.entries.set(key, { at: now, value });
-    value.catch(() => this.entries.delete(key));
+    const entry: { at: number; value: Promise<V>; settled?: { value: V } } = { at: now, value };
+    this.entries.set(key, entry);
+    value.then(
+      (v) => {
+        entry.settled = { value: v };
+      },
+      () => this.entries.delete(key),
+    );
     return value;
+  }
+
+  /** The value, when loaded and fresh, without waiting: `get` otherwise. */
+  now(key: string): V | Promise<V> {
+    const hit = this.entries.get(key);
+    if (hit?.settled && this.clock.now().getTime() - hit.at < this.ttlMs) return hit.settled.value;
+    return this.get(key);
   }
 
   forget(key: string): void {

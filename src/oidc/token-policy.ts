@@ -51,13 +51,20 @@ export class TokenPolicy {
     return this.settings.get(id);
   }
 
-  /** The scopes a client may hold for a resource: an API key's own, else the workspace catalogue. */
-  private async allowedScopes(client: ClientLike, workspaceId: string): Promise<string[]> {
-    const catalogue = await this.scopes.get(workspaceId);
-    if (client.gatehouse_kind !== KEY_CLIENT_KIND) return catalogue;
-    const key = await this.d.keyClients.record(client.clientId);
-    if (!key) throw new errors.InvalidClient('the API key is no longer active');
-    return key.grantAll ? catalogue : key.scopes;
+  /**
+   * The scopes a client may hold for a resource: an API key's own (read fresh), else the workspace
+   * catalogue (memoised: no waiting once loaded).
+   */
+  private allowedScopes(client: ClientLike, workspaceId: string): string[] | Promise<string[]> {
+    if (client.gatehouse_kind !== KEY_CLIENT_KIND) return this.scopes.now(workspaceId);
+    return (async () => {
+      const [catalogue, key] = await Promise.all([
+        this.scopes.get(workspaceId),
+        this.d.keyClients.record(client.clientId),
+      ]);
+      if (!key) throw new errors.InvalidClient('the API key is no longer active');
+      return key.grantAll ? catalogue : key.scopes;
+    })();
   }
 
   /** client_credentials defaults to Gatehouse's API (DECISIONS.md); other grants name their resource. */
@@ -77,10 +84,10 @@ export class TokenPolicy {
     if (!workspaceId || (indicator !== this.resource && !own)) {
       throw new errors.InvalidTarget('this client may not ask for tokens for that resource');
     }
-    const [ws, allowed] = await Promise.all([
-      this.workspace(workspaceId),
-      this.allowedScopes(c, workspaceId),
-    ]);
+    let ws = this.settings.now(workspaceId);
+    let allowed = this.allowedScopes(c, workspaceId);
+    // Both memoised and loaded (the common case): no waiting at all.
+    if (ws instanceof Promise || allowed instanceof Promise) [ws, allowed] = await Promise.all([ws, allowed]);
     if (!ws) throw new errors.InvalidTarget('the client’s workspace no longer exists');
     if (c.gatehouse_kind === KEY_CLIENT_KIND && ctx.oidc.params?.grant_type === 'client_credentials') {
       // Without `scope`, a key's token carries all of the key's scopes. This runs before the grant
