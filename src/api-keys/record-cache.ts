@@ -2,17 +2,21 @@ import type { ApiKeyRecord } from './model.ts';
 import type { ApiKeyRepository } from './repository.ts';
 
 /**
- * An optional, short-lived cache of key records on the verification path (API_KEY_CACHE_MS, off
- * by default), for stores where one look-up per verification is the bottleneck. Only the record
- * is cached: rate-limit counters and credits are always the store's. Changes made through this
- * process drop their entries at once; changes made through another process are learnt by
- * polling the keys changed since the last poll (every `pollMs`), and no entry outlives `ttlMs`
- * anyway — so a revocation elsewhere takes effect here within `pollMs` + one store read.
+ * A cache of key records on the verification path. Only the record is cached: rate-limit
+ * counters and credits are always the store's. Changes made through this process drop their
+ * entries at once. Two modes:
+ * - the only writer (the embedded store: one process holds its lock): nothing else can change a
+ *   key, so the cache is exact and there is nothing to poll;
+ * - one of several processes on MongoDB (optional, API_KEY_CACHE_MS): changes made through the
+ *   others are learnt by polling the keys changed since the last poll (every `pollMs`), and no
+ *   entry outlives `ttlMs` anyway — so a revocation elsewhere takes effect here within
+ *   `pollMs` + one store read.
  */
 export interface RecordCacheOptions {
   ttlMs: number;
   pollMs: number;
-  changedSince(since: Date): Promise<{ changes: { id: string }[]; last: Date | null; complete: boolean }>;
+  /** Absent: this process is the store's only writer. */
+  changedSince?(since: Date): Promise<{ changes: { id: string }[]; last: Date | null; complete: boolean }>;
   now(): number;
   onError?(err: unknown): void;
 }
@@ -73,6 +77,10 @@ export class RecordCache {
   }
 
   private start(): void {
+    if (!this.o.changedSince) {
+      this.since ??= this.o.now();
+      return;
+    }
     if (this.timer) return;
     this.timer = setInterval(() => void this.poll(), this.o.pollMs);
     this.timer.unref();
@@ -91,7 +99,7 @@ export class RecordCache {
         return;
       }
       // A little overlap: a write stamped just before the last poll may have landed just after it.
-      const page = await this.o.changedSince(new Date(this.since - 2000));
+      const page = await this.o.changedSince!(new Date(this.since - 2000));
       for (const c of page.changes) this.forget(c.id);
       if (!page.complete) this.clear();
       this.since = startedAt;

@@ -62,6 +62,9 @@ export interface ApiKeyServiceOptions extends NotifyOptions {
   recordCacheMs?: number;
 }
 
+/** How long an exact cache (the store's only writer) keeps a record it was not told to drop. */
+const ONLY_WRITER_CACHE_MS = 60_000;
+
 export interface IssuedKey {
   key: ApiKeyView;
   /** The full secret: returned by create and rotate only, never stored. */
@@ -100,8 +103,17 @@ export class ApiKeyService {
     this.scopes = new ScopeCatalog(o.storage, o.clock);
     this.credits = new CreditLedger(o.storage, o.clock);
     this.counters = new WindowCounters(o.storage, o.clock);
+    // The embedded store has one writer, this process (it holds the store's lock): every change
+    // to a key passes here and drops its cached record, so the cache is exact and always on.
+    // On MongoDB other processes write too: optional, bounded by recordCacheMs (record-cache.ts).
     const ttl = o.recordCacheMs ?? 0;
-    if (ttl > 0) {
+    if (o.storage.kind === 'embedded') {
+      this.recordCache = new RecordCache(this.repo, {
+        ttlMs: ONLY_WRITER_CACHE_MS,
+        pollMs: 0,
+        now: () => Date.now(),
+      });
+    } else if (ttl > 0) {
       this.recordCache = new RecordCache(this.repo, {
         ttlMs: ttl,
         pollMs: Math.max(100, Math.min(500, Math.floor(ttl / 2))),
