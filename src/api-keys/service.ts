@@ -1,5 +1,5 @@
 import { httpErrors, parseInput } from '../http/errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { LabelledCounter, Metrics } from '../metrics.ts';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/port.ts';
 import { ScopeCatalog } from '../workspaces/scopes.ts';
 import { CreditLedger } from './credits.ts';
@@ -86,9 +86,7 @@ export class ApiKeyService {
   readonly usage: UsageTracker;
   private readonly clock: Clock;
   private readonly notify: KeyNotifier;
-  private readonly verifications: ReturnType<Metrics['counter']> | undefined;
-  /** The counter's series per result, looked up once (verification is the hot path). */
-  private readonly verificationSeries = new Map<string, { inc(): void }>();
+  private readonly verifications: LabelledCounter | undefined;
   private readonly recordCache: RecordCache | undefined;
   /** What the verification steps read and count with; built once (verification is the hot path). */
   private readonly deps: VerifyDeps;
@@ -392,7 +390,7 @@ export class ApiKeyService {
   /** `verify` of a request already validated (the HTTP route's schema produces one). */
   async verifyRequest(v: VerifyRequest): Promise<VerifyResult> {
     const result = await runVerification(v, this.deps);
-    this.countVerification(result);
+    this.verifications?.inc({ result: result.valid ? 'valid' : result.reason });
     const low = this.o.creditsLowThreshold ?? 10;
     if (result.valid && result.creditsRemaining !== null && v.cost > 0 && low > 0) {
       // Crossing the threshold with this charge, so each crossing is told once.
@@ -432,7 +430,7 @@ export class ApiKeyService {
       this.deps,
       CLIENT_STEPS,
     );
-    this.countVerification(result);
+    this.verifications?.inc({ result: result.valid ? 'valid' : result.reason });
     return result;
   }
 
@@ -491,17 +489,6 @@ export class ApiKeyService {
     // The key was verified for this very request; should it be gone since, refuse (fail closed).
     if (!own) throw httpErrors.unauthorized('Invalid API key.', 'key_invalid');
     return { rateLimit: own.rateLimit, expiresAt: own.expiresAt };
-  }
-
-  private countVerification(result: VerifyResult): void {
-    if (!this.verifications) return;
-    const label = result.valid ? 'valid' : result.reason;
-    let series = this.verificationSeries.get(label);
-    if (!series) {
-      series = this.verifications.labels({ result: label });
-      this.verificationSeries.set(label, series);
-    }
-    series.inc();
   }
 
   private view(record: ApiKeyRecord): ApiKeyView {
