@@ -1,10 +1,8 @@
-import { bodyParser } from '@koa/bodyparser';
 import Koa, { type Middleware } from 'koa';
 import mount from 'koa-mount';
 import type { Container } from './container.ts';
 import { authenticate } from './http/auth.ts';
-import { BODY_LIMIT_BYTES } from './http/body.ts';
-import { AppError } from './http/errors.ts';
+import { apiBodyParser } from './http/body.ts';
 import { apiErrors, requestLog } from './http/middleware.ts';
 import { apiRoutes } from './http/routes/index.ts';
 import { verifyLane } from './http/routes/verify.ts';
@@ -18,17 +16,7 @@ export function createApp(c: Container): Koa {
   app.silent = true; // errors are logged by our middleware, with the request id
   app.use(requestLog(c.logger, c.metrics));
   // Only our API's bodies are parsed here: oidc-provider reads its own.
-  const parse = bodyParser({
-    enableTypes: ['json', 'form'],
-    jsonLimit: BODY_LIMIT_BYTES,
-    formLimit: BODY_LIMIT_BYTES,
-    onError: (err) => {
-      // Too large (413) or in an encoding we do not inflate (415): apiErrors names those.
-      const status = (err as { status?: number }).status;
-      if (status === 413 || status === 415) throw err;
-      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
-    },
-  });
+  const parse = apiBodyParser();
   // Gatehouse's own paths get our error shape, body parsing, authentication and routers; the
   // provider's endpoints (/token, /jwks, ...) skip all of it: they have their own.
   const own = compose([

@@ -7,7 +7,6 @@ import type { VerifyRequest } from '../../api-keys/verify.ts';
 import type { Container } from '../../container.ts';
 import { ApiRouter, parseRequest, requestBody } from '../api.ts';
 import { auditRefusal } from '../auth.ts';
-import { readPlainJson } from '../body.ts';
 import { httpErrors } from '../errors.ts';
 
 /**
@@ -33,20 +32,16 @@ export const VERIFY_PATH = '/api/v1/keys/verify';
 /**
  * `POST /api/v1/keys/verify` ahead of the general API stack. Resource servers call it on each of
  * their own requests, and it needs none of that stack: no credential header is read (the key in
- * the body is the credential), no router has to match, and a plain JSON body is read directly
- * (any other takes the general parser). Same schema and answer as the route below, which
- * documents the operation.
+ * the body is the credential), no router has to match. Same body parser, schema and answer as the
+ * route below, which documents the operation.
  */
 export function verifyLane(c: VerifyRouteDeps, parseBody: Middleware): Middleware {
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' || ctx.path !== VERIFY_PATH) return next();
-    let body = readPlainJson(ctx);
-    if (!body) {
-      await parseBody(ctx, async () => {});
-      body = Promise.resolve(requestBody(ctx));
-    }
-    await answerVerification(c, ctx, parseRequest(verifyKeyBody, await body, 'body'));
-  };
+  return (ctx, next) =>
+    ctx.method === 'POST' && ctx.path === VERIFY_PATH
+      ? parseBody(ctx, () =>
+          answerVerification(c, ctx, parseRequest(verifyKeyBody, requestBody(ctx), 'body')),
+        )
+      : next();
 }
 
 /** Always 200: `status` tells the resource server what to answer its own caller. */

@@ -156,6 +156,11 @@ describe.each(stores)('the workspaces management API on the %s store', (_name, s
       expect(unknown.body.message).toMatch(/owner/);
       const notJson = await call('POST', '/api/v1/workspaces', 'gus', undefined, '{"name":');
       expect(notJson).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+      // Prototype poisoning and bare JSON values are refused before any schema sees them.
+      for (const text of ['{"name":"Ok","__proto__":{"admin":true}}', '"Ok"', '42', ' ']) {
+        const refused = await call('POST', '/api/v1/workspaces', 'gus', undefined, text);
+        expect(refused, text).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+      }
       const array = await call('POST', '/api/v1/workspaces', 'gus', [1, 2]);
       expect(array.status).toBe(400);
       const listed = (await call('GET', '/api/v1/workspaces', 'gus')).body.workspaces;
