@@ -1,12 +1,12 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { clientWorkspaceId } from '../interactions/workspace.ts';
+import { Memo } from '../memo.ts';
 import type { Clock } from '../storage/index.ts';
 import type { Workspace } from '../workspaces/model.ts';
 import type { ScopeCatalog } from '../workspaces/scopes.ts';
 import { CREDENTIAL_GENERATION_STATE } from './client-auth.ts';
 import { CREDENTIAL_GENERATION_CLAIM } from './credentials.ts';
 import { KEY_CLIENT_KIND, type KeyClients } from './key-clients.ts';
-import { Memo } from './memo.ts';
 import { ACCESS_TOKEN_ALG, apiResource, FIXED_TTL, isOidcScope } from './resources.ts';
 
 /**

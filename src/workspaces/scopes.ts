@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError, httpErrors, parseInput } from '../http/errors.ts';
+import { Memo } from '../memo.ts';
 import {
   type Clock,
   type Collection,
@@ -314,7 +315,8 @@ export const CAPS_CACHE_MS = 2000;
 export class ScopeCatalog {
   private readonly scopes: Collection<ScopeDoc>;
   private readonly presetDocs: Collection<PresetDoc>;
-  private readonly capCache = new Map<string, { at: number; caps: Map<string, ScopeCap | null> }>();
+  /** Each workspace's own caps (null: cap removed), for CAPS_CACHE_MS; dropped on every change here. */
+  private readonly capOverrides: Memo<Map<string, ScopeCap | null>>;
 
   constructor(
     storage: Storage,
@@ -322,6 +324,13 @@ export class ScopeCatalog {
   ) {
     this.scopes = storage.collection<ScopeDoc>(scopesSpec);
     this.presetDocs = storage.collection<PresetDoc>(presetsSpec);
+    // Real time, not the injected clock: the bound is on changes made by other processes.
+    this.capOverrides = new Memo({ now: () => new Date() }, CAPS_CACHE_MS, async (workspaceId) => {
+      const caps = new Map<string, ScopeCap | null>();
+      for (const d of await this.scopes.find({ workspaceId }))
+        if (d.cap !== undefined) caps.set(d.name, d.cap);
+      return caps;
+    });
   }
 
   async list(workspaceId: string): Promise<ScopeDefinition[]> {
@@ -342,35 +351,20 @@ export class ScopeCatalog {
     names: readonly string[],
   ): Map<string, ScopeCap> | Promise<Map<string, ScopeCap>> {
     assertWorkspace(workspaceId);
-    const cached = this.cachedOverrides(workspaceId);
-    return cached ? capsOf(cached, names) : this.loadOverrides(workspaceId).then((o) => capsOf(o, names));
+    const overrides = this.capOverrides.now(workspaceId);
+    return overrides instanceof Promise ? overrides.then((o) => capsOf(o, names)) : capsOf(overrides, names);
   }
 
   /** Whether any scope of the workspace has a cap (a grant-all key holds them all); at once while cached. */
   anyCapped(workspaceId: string): boolean | Promise<boolean> {
     assertWorkspace(workspaceId);
-    const cached = this.cachedOverrides(workspaceId);
-    return cached ? anyCapIn(cached) : this.loadOverrides(workspaceId).then(anyCapIn);
-  }
-
-  /** The workspace's own caps (null: cap removed), while cached (CAPS_CACHE_MS). */
-  private cachedOverrides(workspaceId: string): Map<string, ScopeCap | null> | undefined {
-    const hit = this.capCache.get(workspaceId);
-    return hit && Date.now() - hit.at < CAPS_CACHE_MS ? hit.caps : undefined;
-  }
-
-  private async loadOverrides(workspaceId: string): Promise<Map<string, ScopeCap | null>> {
-    const now = Date.now();
-    const caps = new Map<string, ScopeCap | null>();
-    for (const d of await this.scopes.find({ workspaceId })) if (d.cap !== undefined) caps.set(d.name, d.cap);
-    if (this.capCache.size > 10_000) this.capCache.clear();
-    this.capCache.set(workspaceId, { at: now, caps });
-    return caps;
+    const overrides = this.capOverrides.now(workspaceId);
+    return overrides instanceof Promise ? overrides.then(anyCapIn) : anyCapIn(overrides);
   }
 
   async addScope(workspaceId: string, input: z.input<typeof newScopeInput>): Promise<ScopeDefinition> {
     assertWorkspace(workspaceId);
-    this.capCache.delete(workspaceId);
+    this.capOverrides.forget(workspaceId);
     const v = parseInput(newScopeInput, input);
     if (BUILTIN_BY_NAME.has(v.name))
       throw httpErrors.conflict(`${v.name} is a built-in scope.`, 'scope_exists');
@@ -389,7 +383,7 @@ export class ScopeCatalog {
         throw httpErrors.conflict(`Scope ${v.name} already exists.`, 'scope_exists');
       throw err;
     }
-    this.capCache.delete(workspaceId);
+    this.capOverrides.forget(workspaceId);
     return (await this.get(workspaceId, v.name))!;
   }
 
@@ -411,7 +405,7 @@ export class ScopeCatalog {
 
   private async change(workspaceId: string, name: string, set: Partial<ScopeDoc>): Promise<ScopeDefinition> {
     assertWorkspace(workspaceId);
-    this.capCache.delete(workspaceId);
+    this.capOverrides.forget(workspaceId);
     const now = this.clock.now();
     const id = `${workspaceId}:${name}`;
     const changed = await this.scopes.update({ id }, { set: { ...set, updatedAt: now } });
@@ -433,7 +427,7 @@ export class ScopeCatalog {
         await this.scopes.update({ id }, { set: { ...set, updatedAt: now } });
       }
     }
-    this.capCache.delete(workspaceId); // again: a verification may have read the old caps meanwhile
+    this.capOverrides.forget(workspaceId); // again: a verification may have read the old caps meanwhile
     return (await this.get(workspaceId, name))!;
   }
 

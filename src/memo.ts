@@ -1,8 +1,9 @@
-import type { Clock } from '../storage/index.ts';
+import type { Clock } from './storage/index.ts';
 
 /**
- * A small time-bounded memo for values read on every token request (workspace settings, scope
- * catalogues). Bound: a change is seen at most `ttlMs` later. Never used for credentials or
+ * A small time-bounded memo for values read on hot paths (workspace settings and scope catalogues
+ * per token request, scope caps per key verification). Bound: a change made elsewhere is seen at
+ * most `ttlMs` later (`forget` drops a value changed here). Never used for credentials or
  * revocation state, which are read fresh.
  */
 export class Memo<V> {
