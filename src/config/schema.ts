@@ -17,19 +17,22 @@ const bool = z
 
 const positiveInt = z.coerce.number().int('expected a whole number').positive('expected a positive number');
 
-const secretList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z
-      .array(z.string().min(32, 'each secret must be at least 32 characters'))
-      .min(1, 'expected at least one secret'),
-  );
+/** A comma-separated list (blanks dropped), each item checked by `item`. */
+const commaList = (item: z.ZodString, atLeastOne: string) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).min(1, atLeastOne));
+
+const secretList = commaList(
+  z.string().min(32, 'each secret must be at least 32 characters'),
+  'expected at least one secret',
+);
 
 export const configSchema = z
   .object({
@@ -91,27 +94,15 @@ export const configSchema = z
     AUTH_REFRESH_LIMIT_PER_IP: positiveInt.default(100),
     // Webhook signing secrets are sealed (AES-256-GCM) under these keys, newest first; each is 32
     // bytes as base64url (43 characters) or 64 hex digits. Unset: a key kept in the store (dev only).
-    WEBHOOK_SECRETS_KEY: z
-      .string()
-      .transform((s) =>
-        s
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean),
-      )
-      .pipe(
-        z
-          .array(
-            z
-              .string()
-              .regex(
-                /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9_-]{43}=?)$/,
-                'each key must be 32 bytes: 64 hex digits or 43 base64url characters',
-              ),
-          )
-          .min(1, 'expected at least one key'),
-      )
-      .optional(),
+    WEBHOOK_SECRETS_KEY: commaList(
+      z
+        .string()
+        .regex(
+          /^(?:[0-9a-fA-F]{64}|[A-Za-z0-9_-]{43}=?)$/,
+          'each key must be 32 bytes: 64 hex digits or 43 base64url characters',
+        ),
+      'expected at least one key',
+    ).optional(),
     // First retry delay of a failed webhook delivery (doubles per attempt, jittered, capped at 1 h).
     WEBHOOK_RETRY_BASE_MS: positiveInt.default(30_000),
     // `key.expiring` goes out this long before a key expires; keys are scanned this often.
