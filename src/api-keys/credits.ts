@@ -4,8 +4,8 @@ import {
   type Clock,
   type Collection,
   type CollectionSpec,
-  DuplicateKeyError,
   type Storage,
+  updateOrCreate,
 } from '../storage/port.ts';
 
 /**
@@ -60,22 +60,16 @@ export class CreditLedger {
     if (!creditAmount.safeParse(amount).success) {
       throw httpErrors.badRequest('amount: a whole number from 1 to 1000000000', { field: 'amount' });
     }
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const after = await this.docs.update(
-        { id: workspaceId, balance: { $lte: MAX_CREDITS - amount } },
-        { inc: { balance: amount }, set: { updatedAt: this.clock.now() } },
-      );
-      if (after) return after.balance;
-      if (await this.docs.get(workspaceId)) {
-        throw httpErrors.badRequest(`amount: the balance cannot exceed ${MAX_CREDITS}`, { field: 'amount' });
-      }
-      try {
-        await this.docs.insert({ id: workspaceId, balance: amount, updatedAt: this.clock.now() });
-        return amount;
-      } catch (err) {
-        if (!(err instanceof DuplicateKeyError)) throw err;
-      }
+    const after = await updateOrCreate(
+      this.docs,
+      workspaceId,
+      { balance: { $lte: MAX_CREDITS - amount } },
+      { inc: { balance: amount }, set: { updatedAt: this.clock.now() } },
+      () => ({ id: workspaceId, balance: amount, updatedAt: this.clock.now() }),
+    );
+    if (!after) {
+      throw httpErrors.badRequest(`amount: the balance cannot exceed ${MAX_CREDITS}`, { field: 'amount' });
     }
-    throw new Error(`credit balance of ${workspaceId} kept changing`);
+    return after.balance;
   }
 }

@@ -2,8 +2,8 @@ import {
   type Clock,
   type Collection,
   type CollectionSpec,
-  DuplicateKeyError,
   type Storage,
+  updateOrCreate,
 } from '../storage/port.ts';
 
 /**
@@ -63,20 +63,16 @@ export class WindowCounters {
       resetAt,
       retryAfter: 0,
     });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const bumped = await this.counters.update({ id, count: { $lt: limit } }, { inc: { count: 1 } });
-      if (bumped) return allowed(bumped.count);
-      if (await this.counters.get(id)) {
-        return { allowed: false, limit, remaining: 0, resetAt, retryAfter: retryAfterSeconds(now, end) };
-      }
-      try {
-        await this.counters.insert({ id, count: 1, expiresAt: resetAt });
-        return allowed(1);
-      } catch (err) {
-        if (!(err instanceof DuplicateKeyError)) throw err;
-      }
-    }
-    throw new Error(`rate-limit counter ${bucket} kept changing`);
+    const counted = await updateOrCreate(
+      this.counters,
+      id,
+      { count: { $lt: limit } },
+      { inc: { count: 1 } },
+      () => ({ id, count: 1, expiresAt: resetAt }),
+    );
+    if (!counted)
+      return { allowed: false, limit, remaining: 0, resetAt, retryAfter: retryAfterSeconds(now, end) };
+    return allowed(counted.count);
   }
 
   /** The state of a bucket without counting a hit. */

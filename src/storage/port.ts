@@ -103,3 +103,31 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * Bounded counters and balances on any store, atomically: applies `update` to document `id` while
+ * `condition` holds; when there is no such document, creates `created` (another process may create
+ * it first: then the update is tried again). Null when the document exists but the condition does
+ * not hold (the bound is reached).
+ */
+export async function updateOrCreate<T extends Doc>(
+  collection: Collection<T>,
+  id: string,
+  condition: Filter<T>,
+  update: Update<T>,
+  created: () => T,
+): Promise<T | null> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const updated = await collection.update({ ...condition, id } as Filter<T>, update);
+    if (updated) return updated;
+    if (await collection.get(id)) return null;
+    const doc = created();
+    try {
+      await collection.insert(doc);
+      return doc;
+    } catch (err) {
+      if (!(err instanceof DuplicateKeyError)) throw err;
+    }
+  }
+  throw new Error(`${id} kept changing under concurrent writes`);
+}
