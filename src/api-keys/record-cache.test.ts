@@ -23,7 +23,7 @@ const record = (id: string, revoked = false) =>
 describe('RecordCache as the store’s only writer', () => {
   it('answers repeated look-ups from memory, and reads again once told of a change', async () => {
     const r = repo();
-    const cache = new RecordCache(r, { ttlMs: 60_000, pollMs: 0, now: () => 0 });
+    const cache = new RecordCache(r, { ttlMs: 60_000, now: () => 0 });
     r.records.set('d1', record('key_1'));
     for (let i = 0; i < 3; i++) expect((await cache.lookUp('d1', new Date()))?.record.id).toBe('key_1');
     expect(r.reads()).toBe(1);
@@ -35,7 +35,7 @@ describe('RecordCache as the store’s only writer', () => {
 
   it('does not keep misses, nor a read that overlapped a change', async () => {
     const r = repo();
-    const cache = new RecordCache(r, { ttlMs: 60_000, pollMs: 0, now: () => 0 });
+    const cache = new RecordCache(r, { ttlMs: 60_000, now: () => 0 });
     expect(await cache.lookUp('d2', new Date())).toBeNull();
     r.records.set('d2', record('key_2'));
     expect((await cache.lookUp('d2', new Date()))?.record.id).toBe('key_2');
@@ -52,7 +52,7 @@ describe('RecordCache as the store’s only writer', () => {
   it('lets an entry go after ttlMs', async () => {
     const r = repo();
     let now = 0;
-    const cache = new RecordCache(r, { ttlMs: 1000, pollMs: 0, now: () => now });
+    const cache = new RecordCache(r, { ttlMs: 1000, now: () => now });
     r.records.set('d4', record('key_4'));
     await cache.lookUp('d4', new Date());
     now = 999;

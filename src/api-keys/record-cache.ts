@@ -14,11 +14,13 @@ import type { ApiKeyRepository } from './repository.ts';
  */
 export interface RecordCacheOptions {
   ttlMs: number;
-  pollMs: number;
-  /** Absent: this process is the store's only writer. */
-  changedSince?(since: Date): Promise<{ changes: { id: string }[]; last: Date | null; complete: boolean }>;
   now(): number;
-  onError?(err: unknown): void;
+  /** How changes made by other processes are learnt; absent: this process is the store's only writer. */
+  others?: {
+    pollMs: number;
+    changedSince(since: Date): Promise<{ changes: { id: string }[]; last: Date | null; complete: boolean }>;
+    onError?(err: unknown): void;
+  };
 }
 
 interface Entry {
@@ -77,19 +79,20 @@ export class RecordCache {
   }
 
   private start(): void {
-    if (!this.o.changedSince) {
+    const others = this.o.others;
+    if (!others) {
       this.since ??= this.o.now();
       return;
     }
     if (this.timer) return;
-    this.timer = setInterval(() => void this.poll(), this.o.pollMs);
+    this.timer = setInterval(() => void this.poll(others), others.pollMs);
     this.timer.unref();
-    void this.poll();
+    void this.poll(others);
   }
 
   private polling = false;
 
-  private async poll(): Promise<void> {
+  private async poll(others: NonNullable<RecordCacheOptions['others']>): Promise<void> {
     if (this.polling) return;
     this.polling = true;
     try {
@@ -99,14 +102,14 @@ export class RecordCache {
         return;
       }
       // A little overlap: a write stamped just before the last poll may have landed just after it.
-      const page = await this.o.changedSince!(new Date(this.since - 2000));
+      const page = await others.changedSince(new Date(this.since - 2000));
       for (const c of page.changes) this.forget(c.id);
       if (!page.complete) this.clear();
       this.since = startedAt;
     } catch (err) {
       // Unknown what changed: cached records go (they would expire by their TTL anyway).
       this.clear();
-      this.o.onError?.(err);
+      others.onError?.(err);
     } finally {
       this.polling = false;
     }

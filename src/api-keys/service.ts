@@ -108,18 +108,16 @@ export class ApiKeyService {
     // On MongoDB other processes write too: optional, bounded by recordCacheMs (record-cache.ts).
     const ttl = o.recordCacheMs ?? 0;
     if (o.storage.kind === 'embedded') {
-      this.recordCache = new RecordCache(this.repo, {
-        ttlMs: ONLY_WRITER_CACHE_MS,
-        pollMs: 0,
-        now: () => Date.now(),
-      });
+      this.recordCache = new RecordCache(this.repo, { ttlMs: ONLY_WRITER_CACHE_MS, now: () => Date.now() });
     } else if (ttl > 0) {
       this.recordCache = new RecordCache(this.repo, {
         ttlMs: ttl,
-        pollMs: Math.max(100, Math.min(500, Math.floor(ttl / 2))),
-        changedSince: (since) => this.changedSince(since),
         now: () => Date.now(),
-        onError: (err) => o.logger?.warn({ err: (err as Error).message }, 'could not poll API key changes'),
+        others: {
+          pollMs: Math.max(100, Math.min(500, Math.floor(ttl / 2))),
+          changedSince: (since) => this.changedSince(since),
+          onError: (err) => o.logger?.warn({ err: (err as Error).message }, 'could not poll API key changes'),
+        },
       });
     }
     this.usage = new UsageTracker(
