@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StoreChoice, startGatehouse, type TestServer } from '../../helpers/server.ts';
 import { HttpBrowser } from '../interactions/http-browser.ts';
 import {
+  type AuthorizationResult,
   authorize,
   CALLBACK,
   createWorkspace,
@@ -41,6 +42,14 @@ describe.each(stores)('attacks on the authorization code flow, %s store', (_name
 
   const basic = () => ({ id: client.clientId, secret: client.clientSecret! });
   const codeOf = (u: URL) => u.searchParams.get('code')!;
+  /** The token request that redeems `a`'s code as issued (fields overridden where an attack differs). */
+  const redeem = (a: AuthorizationResult, change: Record<string, string> = {}) => ({
+    grant_type: 'authorization_code',
+    code: codeOf(a.callback),
+    redirect_uri: CALLBACK,
+    code_verifier: a.verifier,
+    ...change,
+  });
 
   /** Starts an authorization and returns what the browser sees first (no following of foreign redirects). */
   async function start(config: oidc.Configuration, params: Record<string, string>) {
@@ -70,16 +79,7 @@ describe.each(stores)('attacks on the authorization code flow, %s store', (_name
 
   it('refuses a code redeemed with another (registered) redirect_uri than the one it was issued for', async () => {
     const a = await authorize(gh.url, rp, ws.owner.email, { scope: 'openid' });
-    const res = await rawToken(
-      gh.issuer,
-      {
-        grant_type: 'authorization_code',
-        code: codeOf(a.callback),
-        redirect_uri: OTHER_CALLBACK,
-        code_verifier: a.verifier,
-      },
-      basic(),
-    );
+    const res = await rawToken(gh.issuer, redeem(a, { redirect_uri: OTHER_CALLBACK }), basic());
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid_grant');
   });
@@ -128,12 +128,7 @@ describe.each(stores)('attacks on the authorization code flow, %s store', (_name
       scope: 'openid offline_access',
       prompt: 'consent',
     });
-    const form = {
-      grant_type: 'authorization_code',
-      code: codeOf(a.callback),
-      redirect_uri: CALLBACK,
-      code_verifier: a.verifier,
-    };
+    const form = redeem(a);
     const first = await rawToken(gh.issuer, form, basic());
     expect(first.status).toBe(200);
     const access = String(first.body.access_token);
@@ -154,12 +149,7 @@ describe.each(stores)('attacks on the authorization code flow, %s store', (_name
 
   it('redeems a code at most once when the same code arrives concurrently', async () => {
     const a = await authorize(gh.url, rp, ws.owner.email, { scope: 'openid' });
-    const form = {
-      grant_type: 'authorization_code',
-      code: codeOf(a.callback),
-      redirect_uri: CALLBACK,
-      code_verifier: a.verifier,
-    };
+    const form = redeem(a);
     const answers = await Promise.all(Array.from({ length: 4 }, () => rawToken(gh.issuer, form, basic())));
     const live: string[] = [];
     for (const r of answers.filter((x) => x.status === 200)) {
@@ -173,28 +163,14 @@ describe.each(stores)('attacks on the authorization code flow, %s store', (_name
   it('refuses a code redeemed by another client', async () => {
     const a = await authorize(gh.url, rp, ws.owner.email, { scope: 'openid' });
     const other = await registerClient(gh.container, ws.id, { name: 'Other app' });
-    const res = await rawToken(
-      gh.issuer,
-      {
-        grant_type: 'authorization_code',
-        code: codeOf(a.callback),
-        redirect_uri: CALLBACK,
-        code_verifier: a.verifier,
-      },
-      { id: other.clientId, secret: other.clientSecret! },
-    );
+    const res = await rawToken(gh.issuer, redeem(a), { id: other.clientId, secret: other.clientSecret! });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid_grant');
   });
 
   it('refuses a bad client secret, an unknown client and a missing one (invalid_client)', async () => {
     const a = await authorize(gh.url, rp, ws.owner.email, { scope: 'openid' });
-    const form = {
-      grant_type: 'authorization_code',
-      code: codeOf(a.callback),
-      redirect_uri: CALLBACK,
-      code_verifier: a.verifier,
-    };
+    const form = redeem(a);
     const secret = client.clientSecret!;
     const near = `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
     for (const creds of [
