@@ -18,6 +18,19 @@ import {
   walk,
 } from './fixtures.ts';
 
+/** A new authorization request (openid, PKCE S256) to start in a browser that may hold a session. */
+async function newAuthorizationUrl(rp: oidc.Configuration): Promise<string> {
+  const challenge = await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier());
+  return oidc
+    .buildAuthorizationUrl(rp, {
+      redirect_uri: CALLBACK,
+      scope: 'openid',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    })
+    .toString();
+}
+
 describe.each(stores)('authorization code + PKCE with openid-client on the %s store', (_name, store) => {
   let gh: TestServer;
   let ws: Workspace;
@@ -172,18 +185,7 @@ describe.each(stores)('authorization code + PKCE with openid-client on the %s st
     expect(`${back.origin}${back.pathname}`).toBe(LOGGED_OUT);
     expect(back.searchParams.get('state')).toBe('bye');
     // Signed out: a new authorization in the same browser asks for the password again.
-    const again = await browser.follow(
-      await browser.get(
-        oidc
-          .buildAuthorizationUrl(rp, {
-            redirect_uri: CALLBACK,
-            scope: 'openid',
-            code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-            code_challenge_method: 'S256',
-          })
-          .toString(),
-      ),
-    );
+    const again = await browser.follow(await browser.get(await newAuthorizationUrl(rp)));
     expect(again.html).toContain('autocomplete="current-password"');
   });
 
@@ -200,16 +202,7 @@ describe.each(stores)('authorization code + PKCE with openid-client on the %s st
     // The session survives a refused logout: silent authorization still works.
     const silent = await walk(
       browser,
-      await browser.get(
-        oidc
-          .buildAuthorizationUrl(rp, {
-            redirect_uri: CALLBACK,
-            scope: 'openid',
-            code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-            code_challenge_method: 'S256',
-          })
-          .toString(),
-      ),
+      await browser.get(await newAuthorizationUrl(rp)),
       'not-used@nowhere.test',
     );
     expect(silent.searchParams.get('code')).toBeTruthy();
