@@ -6,7 +6,7 @@ import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import { EmbeddedStorage } from '../../src/storage/embedded/store.ts';
 import { MongoStorage } from '../../src/storage/mongo/store.ts';
-import type { Clock } from '../../src/storage/port.ts';
+import type { Clock, Storage } from '../../src/storage/port.ts';
 
 export interface FakeClock extends Clock {
   /** Moves time forward (or back, with a negative amount). */
@@ -115,4 +115,25 @@ export async function dropDatabase(uri: string): Promise<void> {
   } finally {
     await client.close();
   }
+}
+
+/** Both stores with the real clock, for `describe.each`: each opens a fresh, empty one. */
+export const bothStores: [name: string, open: () => Promise<OpenedStore<Storage>>][] = [
+  ['embedded', () => openEmbedded()],
+  ['mongo', () => openMongo()],
+];
+
+/** Polls `probe` every 20 ms until it answers something; fails naming `what` after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

@@ -12,7 +12,7 @@ import { DeliveryQueue } from '../../../src/webhooks/delivery.ts';
 import { SecretBox } from '../../../src/webhooks/secret-box.ts';
 import { type DeliveryView, WebhookService } from '../../../src/webhooks/service.ts';
 import { verifySignature } from '../../../src/webhooks/signature.ts';
-import { openEmbedded, openMongo } from '../../helpers/stores.ts';
+import { bothStores, until } from '../../helpers/stores.ts';
 
 interface Hit {
   at: number;
@@ -66,22 +66,7 @@ async function startReceiver(
   };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const stores: [string, () => Promise<{ storage: Storage; cleanup(): Promise<void> }>][] = [
-  ['embedded', () => openEmbedded()],
-  ['mongo', () => openMongo()],
-];
-
-describe.each(stores)('webhook delivery to real receivers (%s store)', (_name, open) => {
+describe.each(bothStores)('webhook delivery to real receivers (%s store)', (_name, open) => {
   let store: { storage: Storage; cleanup(): Promise<void> };
   let service: WebhookService;
   let box: SecretBox;

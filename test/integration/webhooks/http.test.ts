@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../../src/webhooks/signature.ts';
+import { until } from '../../helpers/stores.ts';
 import { type KeyWorld, keyWorld, stores } from '../keys/fixtures.ts';
 
 interface Hit {
@@ -53,16 +54,6 @@ async function receiver(
   };
 }
 
-async function until<T>(fn: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe.each(stores)('webhooks over HTTP on the %s store', (_name, store) => {
   let w: KeyWorld;
   beforeAll(async () => {
@@ -96,7 +87,11 @@ describe.each(stores)('webhooks over HTTP on the %s store', (_name, store) => {
       expect(shown.body.secret).toBeUndefined();
 
       await w.call('PATCH', `/api/v1/keys/${k.id}`, w.a.admin, { name: 'watched, renamed' });
-      const ok = await until(() => rx.hits.find((h) => h.answered === 200));
+      const ok = await until(
+        'a delivery answered 200',
+        async () => rx.hits.find((h) => h.answered === 200),
+        15_000,
+      );
       expect(rx.hits).toHaveLength(3);
       for (const h of rx.hits) {
         expect(h.verified).toBe(true);
@@ -141,11 +136,19 @@ describe.each(stores)('webhooks over HTTP on the %s store', (_name, store) => {
       });
       secret = put.body.secret;
       expect((await w.call('POST', `/api/v1/keys/${k.id}/rotate`, w.a.admin, {})).status).toBe(200);
-      const rotated = await until(() => rx.hits.find((h) => h.event === 'key.rotated'));
+      const rotated = await until(
+        'key.rotated',
+        async () => rx.hits.find((h) => h.event === 'key.rotated'),
+        15_000,
+      );
       expect(rotated.verified).toBe(true);
       expect(rotated.body).toMatchObject({ type: 'key.rotated', workspace_id: w.a.id, key_id: k.id });
       expect((await w.call('POST', `/api/v1/keys/${k.id}/revoke`, w.a.admin)).status).toBe(200);
-      const revoked = await until(() => rx.hits.find((h) => h.event === 'key.revoked'));
+      const revoked = await until(
+        'key.revoked',
+        async () => rx.hits.find((h) => h.event === 'key.revoked'),
+        15_000,
+      );
       expect(revoked.verified).toBe(true);
       expect(revoked.body).toMatchObject({ type: 'key.revoked', key_id: k.id });
       expect(rx.hits.map((h) => h.event)).toEqual(['key.rotated', 'key.revoked']);
@@ -174,11 +177,15 @@ describe.each(stores)('webhooks over HTTP on the %s store', (_name, store) => {
       });
       expect(created.status).toBe(201);
       expect(Date.now() - started).toBeLessThan(1500);
-      const hit = await until(() =>
-        rx.hits.find(
-          (h) =>
-            h.event === 'key.created' && (h.body.data as { key: { id: string } }).key.id === created.body.id,
-        ),
+      const hit = await until(
+        'key.created',
+        async () =>
+          rx.hits.find(
+            (h) =>
+              h.event === 'key.created' &&
+              (h.body.data as { key: { id: string } }).key.id === created.body.id,
+          ),
+        15_000,
       );
       expect(hit.verified).toBe(true);
 
@@ -189,7 +196,11 @@ describe.each(stores)('webhooks over HTTP on the %s store', (_name, store) => {
         cost: 5,
       });
       expect(v.body).toMatchObject({ valid: true, credits_remaining: 7 });
-      const low = await until(() => rx.hits.find((h) => h.event === 'credits.low'));
+      const low = await until(
+        'credits.low',
+        async () => rx.hits.find((h) => h.event === 'credits.low'),
+        15_000,
+      );
       expect(low.body.data).toMatchObject({ credits_remaining: 7, threshold: 10 });
       const all = await w.call('GET', '/api/v1/webhook/deliveries', w.a.admin);
       expect(all.body.data.map((d: { event_type: string }) => d.event_type)).toEqual(
@@ -307,7 +318,11 @@ describe('key.expiring through a running server', () => {
         expires_at: new Date(Date.now() + 5 * 3600_000).toISOString(),
         scopes: ['videos:read'],
       });
-      const hit = await until(() => rx.hits.find((h) => h.event === 'key.expiring'));
+      const hit = await until(
+        'key.expiring',
+        async () => rx.hits.find((h) => h.event === 'key.expiring'),
+        15_000,
+      );
       expect(hit.verified).toBe(true);
       expect(hit.body).toMatchObject({ type: 'key.expiring', key_id: soon.body.id });
       expect(hit.body.data).toMatchObject({ key: { id: soon.body.id, expires_at: soon.body.expires_at } });

@@ -8,14 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.ts';
 import { type Storage, systemClock } from '../../../src/storage/port.ts';
 import { createWebhooks, verifySignature, type Webhooks } from '../../../src/webhooks/index.ts';
-import { openEmbedded, openMongo } from '../../helpers/stores.ts';
+import { bothStores } from '../../helpers/stores.ts';
 
-const stores: [string, () => Promise<{ storage: Storage; cleanup(): Promise<void> }>][] = [
-  ['embedded', () => openEmbedded()],
-  ['mongo', () => openMongo()],
-];
-
-describe.each(stores)('createWebhooks (%s store)', (_name, open) => {
+describe.each(bothStores)('createWebhooks (%s store)', (_name, open) => {
   let store: { storage: Storage; cleanup(): Promise<void> };
   let webhooks: Webhooks;
   const server = createServer();

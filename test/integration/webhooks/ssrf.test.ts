@@ -14,24 +14,9 @@ import { DeliveryQueue } from '../../../src/webhooks/delivery.ts';
 import { REFUSED_ADDRESS, type Resolver } from '../../../src/webhooks/guarded-fetch.ts';
 import { SecretBox } from '../../../src/webhooks/secret-box.ts';
 import { type DeliveryView, WebhookService } from '../../../src/webhooks/service.ts';
-import { openEmbedded, openMongo } from '../../helpers/stores.ts';
+import { bothStores, until } from '../../helpers/stores.ts';
 
-const stores: [string, () => Promise<{ storage: Storage; cleanup(): Promise<void> }>][] = [
-  ['embedded', () => openEmbedded()],
-  ['mongo', () => openMongo()],
-];
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-describe.each(stores)('webhook SSRF guard (%s store)', (_name, open) => {
+describe.each(bothStores)('webhook SSRF guard (%s store)', (_name, open) => {
   let store: { storage: Storage; cleanup(): Promise<void> };
   let box: SecretBox;
   let tcp: TcpServer;
