@@ -12,28 +12,19 @@ import { apiKeysSpec } from '../../src/api-keys/repository.ts';
 import { ApiKeyService, type Caller, type ApiKeyService as Service } from '../../src/api-keys/service.ts';
 import type { VerifyResult } from '../../src/api-keys/verify.ts';
 import type { AuditEventInput } from '../../src/audit/model.ts';
-import { AppError } from '../../src/http/errors.ts';
+import type { AppError } from '../../src/http/errors.ts';
 import { Metrics } from '../../src/metrics.ts';
 import type { Storage } from '../../src/storage/port.ts';
 import type { WebhookEvent } from '../../src/webhooks/events.ts';
 import { BUILTIN_SCOPES } from '../../src/workspaces/scopes.ts';
 import { WorkspaceService } from '../../src/workspaces/service.ts';
+import { rejection } from '../helpers/rejection.ts';
 import { type FakeClock, fakeClock } from '../helpers/stores.ts';
 
 export type OpenKeysStore = (clock: FakeClock) => Promise<{ storage: Storage; cleanup(): Promise<void> }>;
 
 const ALL: Caller = { scopes: 'all' };
 const DAY = 86_400_000;
-
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 function reason(r: VerifyResult): string {
   return r.valid ? 'valid' : r.reason;

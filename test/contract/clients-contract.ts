@@ -6,22 +6,12 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLIENTS, ClientService, secretMatches } from '../../src/clients/service.ts';
-import { AppError } from '../../src/http/errors.ts';
 import type { Storage } from '../../src/storage/port.ts';
 import { WorkspaceService } from '../../src/workspaces/service.ts';
+import { rejection } from '../helpers/rejection.ts';
 import { type FakeClock, fakeClock } from '../helpers/stores.ts';
 
 export type OpenClientsStore = (clock: FakeClock) => Promise<{ storage: Storage; cleanup(): Promise<void> }>;
-
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 const WEB = { name: 'Web app', redirectUris: ['https://app.example.com/callback'] };
 
