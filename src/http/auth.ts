@@ -170,13 +170,13 @@ async function keyPrincipal(
   if (!c.apiKeys) throw httpErrors.unauthorized('API keys are not accepted here.', 'key_invalid');
   const result = await c.apiKeys.verify({ key, requiredScopes: [], cost: 0, ip: ctx.ip });
   if (!result.valid) {
-    if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
+    if ('keyId' in result) auditRefusal(c, callerOf(ctx), result.workspaceId, result.keyId, result.reason);
     throw verificationError(result);
   }
   if (header !== 'authorization' && header !== 'x-api-key') {
     const ws = await c.workspaces?.get(result.workspaceId);
     if (ws?.settings.apiKeyHeader?.toLowerCase() !== header) {
-      auditRefusal(c, ctx, result.workspaceId, result.keyId, 'wrong_header');
+      auditRefusal(c, callerOf(ctx), result.workspaceId, result.keyId, 'wrong_header');
       throw httpErrors.unauthorized(
         `This workspace's API keys are not accepted in the ${header} header.`,
         'key_invalid',
@@ -198,7 +198,7 @@ export async function usePrincipal(
   if (principal.kind !== 'api_key' || !c.apiKeys?.hitRateLimit) return principal;
   const result = await c.apiKeys.hitRateLimit(principal.keyId, ctx.ip);
   if (!result.valid) {
-    if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
+    if ('keyId' in result) auditRefusal(c, callerOf(ctx), result.workspaceId, result.keyId, result.reason);
     throw verificationError(result);
   }
   return principal;
@@ -215,7 +215,7 @@ const RATE_LIMITED_AUDIT_EVERY_MS = 1000;
  */
 export function auditRefusal(
   c: Pick<AuthDeps, 'audit'>,
-  ctx: Context,
+  caller: Caller,
   workspaceId: string,
   keyId: string,
   reason: string,
@@ -237,10 +237,20 @@ export function auditRefusal(
       target: { type: 'api_key', id: keyId },
       outcome: 'failure',
       reason,
-      ip: ctx.ip,
-      userAgent: ctx.get('user-agent') || undefined,
+      ip: caller.ip,
+      userAgent: caller.userAgent,
     }),
   ).catch(() => {});
+}
+
+/** Who sent a request, as the audit trail records it. */
+export interface Caller {
+  ip: string;
+  userAgent: string | undefined;
+}
+
+export function callerOf(ctx: Context): Caller {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
 }
 
 /**
@@ -429,7 +439,7 @@ export async function actingIn(
     }
     const held = p.scopes;
     if (held !== 'all' && !rule.anyScope.some((s) => held.includes(s))) {
-      auditRefusal(c, ctx, p.workspaceId, p.keyId, 'insufficient_scope');
+      auditRefusal(c, callerOf(ctx), p.workspaceId, p.keyId, 'insufficient_scope');
       throw new AppError(
         403,
         'insufficient_scope',

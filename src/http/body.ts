@@ -1,6 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import bourne from '@hapi/bourne';
 import { bodyParser } from '@koa/bodyparser';
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
 import { AppError } from './errors.ts';
 
 /** The largest JSON or form body the API reads (larger: 413). */
@@ -32,19 +33,23 @@ export function apiBodyParser(): Middleware {
     },
   });
   return async (ctx, next) => {
-    const body = plainJson(ctx);
+    const body = ctx.request.body === undefined ? readPlainJson(ctx.req) : null;
     if (!body) return general(ctx, next);
     ctx.request.body = await body;
     return next();
   };
 }
 
-function plainJson(ctx: Context): Promise<unknown> | null {
-  const headers = ctx.req.headers;
+/**
+ * The commonest body, read straight from Node's request: null (nothing read) unless it is JSON in
+ * UTF-8 with its length given, not compressed, at most BODY_LIMIT_BYTES, on POST, PUT or PATCH.
+ * Rejects with 400 `invalid_json` (see apiBodyParser) or `invalid_request` (body cut off).
+ */
+export function readPlainJson(req: IncomingMessage): Promise<unknown> | null {
+  const headers = req.headers;
   const length = Number(headers['content-length']);
   if (
-    !PARSED_METHODS.has(ctx.method) ||
-    ctx.request.body !== undefined ||
+    !PARSED_METHODS.has(req.method ?? '') ||
     !PLAIN_JSON.test(headers['content-type'] ?? '') ||
     headers['content-encoding'] !== undefined ||
     !Number.isInteger(length) ||
@@ -55,7 +60,6 @@ function plainJson(ctx: Context): Promise<unknown> | null {
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const req = ctx.req;
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('error', reject);
     req.once('close', () => {

@@ -13,35 +13,63 @@ declare module 'koa' {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** The caller's X-Request-Id when well-formed, else a new one. */
+export function requestIdOf(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export interface FinishedRequest {
+  requestId: string;
+  method: string;
+  path: string;
+  /** The metrics label: a route pattern or a bounded family, never a raw path. */
+  route: string;
+  status: number;
+  /** process.hrtime.bigint() when the request came in. */
+  start: bigint;
+  ip(): string;
+}
+
+/** Counts a finished request in the metrics and logs it (the line is built only when written). */
+export function requestDone(logger: Logger, metrics: Metrics, r: FinishedRequest): void {
+  const seconds = Number(process.hrtime.bigint() - r.start) / 1e9;
+  metrics.observeRequest(r.method, r.route, r.status, seconds);
+  const level = r.status >= 500 ? 'error' : 'info';
+  // A busy server usually logs at warn.
+  if (logger.isLevelEnabled(level)) {
+    logger[level](
+      {
+        requestId: r.requestId,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        ms: Math.round(seconds * 1000),
+        ip: r.ip(),
+      },
+      'request',
+    );
+  }
+}
+
 /** Tags each request with an id (the caller's X-Request-Id when well-formed) and logs its outcome. */
 export function requestLog(logger: Logger, metrics: Metrics): Middleware {
   return async (ctx: Context, next: Next) => {
-    const incoming = ctx.get('x-request-id');
-    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     const start = process.hrtime.bigint();
     try {
       await next();
     } finally {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = (ctx as { routerPath?: string }).routerPath ?? routeFamily(ctx.path);
-      metrics.observeRequest(ctx.method, route, ctx.status, seconds);
-      const level = ctx.status >= 500 ? 'error' : 'info';
-      // Built only when it will be written (a busy server usually logs at warn).
-      if (logger.isLevelEnabled(level)) {
-        logger[level](
-          {
-            requestId,
-            method: ctx.method,
-            path: ctx.path,
-            status: ctx.status,
-            ms: Math.round(seconds * 1000),
-            ip: ctx.ip,
-          },
-          'request',
-        );
-      }
+      requestDone(logger, metrics, {
+        requestId,
+        method: ctx.method,
+        path: ctx.path,
+        route: (ctx as { routerPath?: string }).routerPath ?? routeFamily(ctx.path),
+        status: ctx.status,
+        start,
+        ip: () => ctx.ip,
+      });
     }
   };
 }
@@ -76,13 +104,23 @@ export function apiErrors(logger: Logger): Middleware {
       }
     } catch (err) {
       if (!ctx.path.startsWith('/api/')) throw err;
-      const e = toAppError(err);
-      if (e.status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed');
+      const e = errorAnswer(logger, err, ctx.state.requestId);
       ctx.status = e.status;
       for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
-      ctx.body = { error: e.code, message: e.message, ...e.extra };
+      ctx.body = e.body;
     }
   };
+}
+
+/** What the API answers for an error: its status, headers and `{"error","message",...}` body (500s logged). */
+export function errorAnswer(
+  logger: Logger,
+  err: unknown,
+  requestId: string,
+): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
+  const e = toAppError(err);
+  if (e.status >= 500) logger.error({ err, requestId }, 'request failed');
+  return { status: e.status, headers: e.headers, body: { error: e.code, message: e.message, ...e.extra } };
 }
 
 export function toAppError(err: unknown): AppError {

@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { refusal, serializeVerification } from '../../api-keys/errors.ts';
@@ -6,14 +7,18 @@ import { verifyKeyBody } from '../../api-keys/schemas.ts';
 import type { VerifyRequest } from '../../api-keys/verify.ts';
 import type { Container } from '../../container.ts';
 import { ApiRouter, parseRequest, requestBody } from '../api.ts';
-import { auditRefusal } from '../auth.ts';
+import { auditRefusal, type Caller, callerOf } from '../auth.ts';
+import { readPlainJson } from '../body.ts';
 import { httpErrors } from '../errors.ts';
+import { errorAnswer, requestDone, requestIdOf } from '../middleware.ts';
 
 /**
  * For resource servers: `POST /api/v1/keys/verify` (the key in the body is the credential, so no
  * other authentication) and the revocation feed the middleware polls. Both are registered before
- * `/api/v1/keys/:id` so that their paths are not read as key ids. The app answers verify through
- * `verifyLane`, ahead of its routers; the route documents the operation (and answers the same).
+ * `/api/v1/keys/:id` so that their paths are not read as key ids. Verify is answered by
+ * `verifyFastLane` (Node's server, plain JSON bodies) or `verifyLane` (the Koa app, any other
+ * body), both ahead of authentication and the routers; the route documents the operation (and
+ * answers the same).
  */
 export type VerifyRouteDeps = Pick<Container, 'openapi' | 'apiKeys' | 'audit' | 'clock'>;
 
@@ -29,32 +34,108 @@ const since = z
 
 export const VERIFY_PATH = '/api/v1/keys/verify';
 
+export type VerifyLaneDeps = VerifyRouteDeps &
+  Pick<Container, 'logger' | 'metrics'> & {
+    config: Pick<Container['config'], 'trustProxy'>;
+  };
+
 /**
- * `POST /api/v1/keys/verify` ahead of the general API stack. Resource servers call it on each of
- * their own requests, and it needs none of that stack: no credential header is read (the key in
- * the body is the credential), no router has to match. Same body parser, schema and answer as the
- * route below, which documents the operation.
+ * `POST /api/v1/keys/verify` with a plain JSON body (UTF-8, length given, not compressed: what
+ * resource servers send), answered straight from Node's HTTP server, ahead of Koa. Resource
+ * servers call it on each of their own requests, and under load Koa's context and middleware
+ * cost more than the verification itself. It keeps the API's contract: the request id (echoed or
+ * made), the request metrics and log line, the body parser and schema of the route, the error
+ * shape; it reads no credential header (the key in the body is the credential). Every other
+ * request, other bodies to this path included, goes to `rest` (the Koa app, where `verifyLane`
+ * answers them alike).
+ */
+export function verifyFastLane(c: VerifyLaneDeps, rest: RequestListener): RequestListener {
+  return (req, res) => {
+    const body = req.method === 'POST' && req.url === VERIFY_PATH ? readPlainJson(req) : null;
+    if (!body) return rest(req, res);
+    answerFast(c, req, res, body).catch((err: unknown) => {
+      // Only a bug gets here (errors of the request are answered): never an unhandled rejection.
+      c.logger.error({ err }, 'verify answer failed');
+      res.destroy();
+    });
+  };
+}
+
+async function answerFast(
+  c: VerifyLaneDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Promise<unknown>,
+): Promise<void> {
+  const start = process.hrtime.bigint();
+  const requestId = requestIdOf(req.headers['x-request-id']);
+  const caller: Caller = {
+    ip: clientIp(req, c.config.trustProxy),
+    userAgent: req.headers['user-agent'] || undefined,
+  };
+  let status = 200;
+  let answer: Record<string, unknown>;
+  let headers: Record<string, string> = {};
+  try {
+    answer = await verificationAnswer(c, parseRequest(verifyKeyBody, await body, 'body'), caller);
+  } catch (err) {
+    ({ status, headers, body: answer } = errorAnswer(c.logger, err, requestId));
+  }
+  const text = JSON.stringify(answer);
+  res.writeHead(status, {
+    ...headers,
+    'X-Request-Id': requestId,
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+  requestDone(c.logger, c.metrics, {
+    requestId,
+    method: 'POST',
+    path: VERIFY_PATH,
+    route: VERIFY_PATH,
+    status,
+    start,
+    ip: () => caller.ip,
+  });
+}
+
+/** Koa's `ctx.ip`: the first X-Forwarded-For address when the proxy is trusted, else the peer's. */
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  return (forwarded && String(forwarded).split(',', 1)[0]!.trim()) || req.socket.remoteAddress || '';
+}
+
+/**
+ * The same operation inside the Koa app, ahead of authentication and the routers, for the bodies
+ * the fast lane hands over (compressed, chunked, form...): same body parser, schema and answer.
  */
 export function verifyLane(c: VerifyRouteDeps, parseBody: Middleware): Middleware {
-  return (ctx, next) =>
-    ctx.method === 'POST' && ctx.path === VERIFY_PATH
-      ? parseBody(ctx, () =>
-          answerVerification(c, ctx, parseRequest(verifyKeyBody, requestBody(ctx), 'body')),
-        )
-      : next();
+  return (ctx, next) => {
+    if (ctx.method !== 'POST' || ctx.path !== VERIFY_PATH) return next();
+    ctx.set('Cache-Control', 'no-store');
+    return parseBody(ctx, () => answer(c, ctx, parseRequest(verifyKeyBody, requestBody(ctx), 'body')));
+  };
+}
+
+async function answer(c: VerifyRouteDeps, ctx: Context, req: VerifyRequest): Promise<void> {
+  (ctx as { routerPath?: string }).routerPath = VERIFY_PATH;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = await verificationAnswer(c, req, callerOf(ctx));
 }
 
 /** Always 200: `status` tells the resource server what to answer its own caller. */
-async function answerVerification(c: VerifyRouteDeps, ctx: Context, req: VerifyRequest): Promise<void> {
-  const result = await c.apiKeys.verifyRequest({ ...req, ip: req.ip ?? ctx.ip });
-  ctx.set('Cache-Control', 'no-store');
-  if (!result.valid) {
-    if ('keyId' in result) auditRefusal(c, ctx, result.workspaceId, result.keyId, result.reason);
-    const refused = refusal(result);
-    ctx.body = { ...serializeVerification(result, refused), status: refused.status };
-    return;
-  }
-  ctx.body = { ...serializeVerification(result), status: 200 };
+async function verificationAnswer(
+  c: VerifyRouteDeps,
+  req: VerifyRequest,
+  caller: Caller,
+): Promise<Record<string, unknown>> {
+  const result = await c.apiKeys.verifyRequest({ ...req, ip: req.ip ?? caller.ip });
+  if (result.valid) return { ...serializeVerification(result), status: 200 };
+  if ('keyId' in result) auditRefusal(c, caller, result.workspaceId, result.keyId, result.reason);
+  const refused = refusal(result);
+  return { ...serializeVerification(result, refused), status: refused.status };
 }
 
 export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
@@ -74,7 +155,7 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
       body: verifyKeyBody,
       responses: { 200: '{ valid, ... } or { valid: false, error, status, ... }', 400: 'invalid input' },
     },
-    (ctx, { body }) => answerVerification(c, ctx, body),
+    (ctx, { body }) => answer(c, ctx, body),
   );
 
   api.route(
