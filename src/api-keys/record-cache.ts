@@ -7,10 +7,10 @@ import type { ApiKeyRepository } from './repository.ts';
  * entries at once. Two modes:
  * - the only writer (the embedded store: one process holds its lock): nothing else can change a
  *   key, so the cache is exact and there is nothing to poll;
- * - one of several processes on MongoDB (optional, API_KEY_CACHE_MS): changes made through the
- *   others are learnt by polling the keys changed since the last poll (every `pollMs`), and no
- *   entry outlives `ttlMs` anyway — so a revocation elsewhere takes effect here within
- *   `pollMs` + one store read.
+ * - one of several processes on MongoDB (API_KEY_CACHE_MS, default 1 s; 0: no cache): changes
+ *   made through the others are learnt by polling the keys changed since the last poll (every
+ *   `pollMs`), and no entry outlives `ttlMs` anyway — so a revocation elsewhere takes effect here
+ *   within `pollMs` + one store read, and never later than `ttlMs`.
  */
 export interface RecordCacheOptions {
   ttlMs: number;

@@ -105,7 +105,7 @@ export class ApiKeyService {
     this.counters = new WindowCounters(o.storage, o.clock);
     // The embedded store has one writer, this process (it holds the store's lock): every change
     // to a key passes here and drops its cached record, so the cache is exact and always on.
-    // On MongoDB other processes write too: optional, bounded by recordCacheMs (record-cache.ts).
+    // On MongoDB other processes write too: bounded by recordCacheMs (default 1 s; 0: off).
     const ttl = o.recordCacheMs ?? 0;
     if (o.storage.kind === 'embedded') {
       this.recordCache = new RecordCache(this.repo, { ttlMs: ONLY_WRITER_CACHE_MS, now: () => Date.now() });
@@ -471,6 +471,14 @@ export class ApiKeyService {
   /** Writes the buffered "last used" now. */
   flush(): Promise<void> {
     return this.usage.flush();
+  }
+
+  /**
+   * How long after a change made through another process this one may still answer from the
+   * record it cached (0: never; the embedded store's cache is exact). The revocation feed states it.
+   */
+  get staleAtMostMs(): number {
+    return this.o.storage.kind === 'embedded' ? 0 : (this.o.recordCacheMs ?? 0);
   }
 
   async close(): Promise<void> {

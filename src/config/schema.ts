@@ -112,10 +112,11 @@ export const configSchema = z
     API_KEY_USAGE_FLUSH_MS: positiveInt.default(30_000),
     // `credits.low` fires when a charge takes a workspace's balance to this or below (0: never).
     CREDITS_LOW_THRESHOLD: z.coerce.number().int('expected a whole number').min(0).default(10),
-    // MongoDB: cache API key records on the verification path (ms; 0: off). Revocations made
-    // through another process then take effect here within min(this / 2, 500 ms) + one store
-    // read. (The embedded store, which has one writer, always caches them, exactly.)
-    API_KEY_CACHE_MS: z.coerce.number().int('expected a whole number').min(0).max(60_000).default(0),
+    // MongoDB: how long a process may answer from its cache of API key records (ms; 0: no cache,
+    // one store read per verification). Changes made through this process apply at once; those
+    // made through another, after its next poll (every min(this / 2, 500 ms)), and never later
+    // than this. (The embedded store, which has one writer, always caches them, exactly.)
+    API_KEY_CACHE_MS: z.coerce.number().int('expected a whole number').min(0).max(60_000).default(1000),
   })
   .superRefine((c, ctx) => {
     if (c.STORAGE === 'mongo' && !c.MONGODB_URI) {

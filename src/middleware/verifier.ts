@@ -12,7 +12,8 @@ import { isWellFormed } from '../api-keys/format.ts';
  * used for at most `cacheTtlMs` (default 5 s), and the revocation feed polled every
  * `revocationPollMs` (default 1 s) drops entries of changed keys sooner, so the bound is
  * `min(cacheTtlMs, revocationPollMs + one feed round trip)` while the feed answers, `cacheTtlMs`
- * when it does not. Keys with a rate limit or a scope cap, and requests with a cost, are never
+ * when it does not — plus, on MongoDB, the Gatehouse process's own record cache bound, which the
+ * feed states (`record_cache_ms`): answers for a key the feed named are not cached until then. Keys with a rate limit or a scope cap, and requests with a cost, are never
  * answered from the cache (Gatehouse must count them). JWT access tokens are verified locally and
  * stay valid until their `exp`; keep their lifetime short where revocation must be fast. A JWT is
  * refused (401 invalid_token) where the request has a `cost`: credits are charged only through
@@ -80,6 +81,9 @@ interface Entry {
   until: number;
 }
 
+/** How long a verify answer may have been on its way when the feed said its key changed. */
+const IN_FLIGHT_MS = 1000;
+
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const WWW = (error: string, extra = '') => `Bearer realm="gatehouse", error="${error}"${extra}`;
 
@@ -107,6 +111,12 @@ export class GatehouseVerifier {
   private readonly fetch: typeof globalThis.fetch;
   private readonly cache = new Map<string, Entry>();
   private readonly byTag = new Map<string, Set<string>>();
+  /**
+   * Keys the feed named lately, until when their positive answers are not cached: a Gatehouse
+   * process may still answer from its own record cache for `record_cache_ms` after the change
+   * (MongoDB), and an answer may have been in flight when the feed was read.
+   */
+  private readonly unsettled = new Map<string, number>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | null;
   private readonly audience: string | string[] | false;
   private readonly keyHeader: string | undefined;
@@ -211,7 +221,8 @@ export class GatehouseVerifier {
     if (typeof r.expires_at === 'string') entry.until = Math.min(entry.until, Date.parse(r.expires_at));
     // Until the feed has answered once, nothing says what changed meanwhile: no caching yet.
     const feedReady = this.pollMs <= 0 || this.since !== undefined;
-    if (cost === 0 && r.metered === false && this.ttl > 0 && feedReady) this.remember(digest, entry);
+    if (cost === 0 && r.metered === false && this.ttl > 0 && feedReady && this.settled(entry.tag))
+      this.remember(digest, entry);
     return { ok: true, principal: principalOf(entry, false) };
   }
 
@@ -225,6 +236,14 @@ export class GatehouseVerifier {
     const set = this.byTag.get(entry.tag) ?? new Set<string>();
     set.add(digest);
     this.byTag.set(entry.tag, set);
+  }
+
+  private settled(tag: string): boolean {
+    const until = this.unsettled.get(tag);
+    if (until === undefined) return true;
+    if (until > Date.now()) return false;
+    this.unsettled.delete(tag);
+    return true;
   }
 
   private forget(digest: string): void {
@@ -270,9 +289,17 @@ export class GatehouseVerifier {
         await res.body?.cancel();
         return;
       }
-      const body = (await res.json()) as { changes: { tag: string }[]; until: number };
+      const body = (await res.json()) as {
+        changes: { tag: string }[];
+        until: number;
+        record_cache_ms?: number;
+      };
+      const now = Date.now();
+      for (const [tag, until] of this.unsettled) if (until <= now) this.unsettled.delete(tag);
+      const settleBy = now + Math.max(0, Number(body.record_cache_ms) || 0) + IN_FLIGHT_MS;
       for (const ch of body.changes) {
         for (const digest of [...(this.byTag.get(ch.tag) ?? [])]) this.forget(digest);
+        this.unsettled.set(ch.tag, settleBy);
       }
       this.since = body.until;
     } catch {

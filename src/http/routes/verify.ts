@@ -169,7 +169,9 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
       auth: 'none',
       query: z.strictObject({ since: since.optional() }),
       responses: {
-        200: '{ changes: [{ tag, changed_at }], until, complete }',
+        200:
+          '{ changes: [{ tag, changed_at }], until, complete, record_cache_ms }: record_cache_ms is how long a ' +
+          'Gatehouse process may still answer for a changed key from its own cache (MongoDB; 0: never)',
         400: 'since too old or malformed',
       },
     },
@@ -177,7 +179,7 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
       const now = c.clock.now().getTime();
       ctx.set('Cache-Control', 'no-store');
       if (query.since === undefined) {
-        ctx.body = { changes: [], until: now, complete: true };
+        ctx.body = { changes: [], until: now, complete: true, record_cache_ms: c.apiKeys.staleAtMostMs };
         return;
       }
       if (!Number.isFinite(query.since) || query.since < now - FEED_MAX_LOOKBACK_MS) {
@@ -192,6 +194,7 @@ export function verifyRoutes(c: VerifyRouteDeps): ApiRouter {
         // Incomplete page: the reader continues from the last change it got.
         until: page.complete || !page.last ? now : page.last.getTime(),
         complete: page.complete,
+        record_cache_ms: c.apiKeys.staleAtMostMs,
       };
     },
   );

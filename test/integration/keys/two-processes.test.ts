@@ -1,8 +1,9 @@
 /**
  * Two Gatehouse processes on one MongoDB: this test's server and a second one as a real child
- * process. A revocation on one is refused by the other on the very next request (Gatehouse
- * itself caches no key), the middleware in front of the second learns it within its bound, and
- * rotations racing across both processes leave exactly one valid secret.
+ * process, both without a key-record cache (API_KEY_CACHE_MS=0): a revocation on one is refused
+ * by the other on the very next request, the middleware in front of the second learns it within
+ * its bound, and rotations racing across both processes leave exactly one valid secret. Then, as
+ * shipped (a 1 s record cache), a revocation elsewhere within that bound.
  */
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { GatehouseVerifier } from '../../../src/middleware/index.ts';
@@ -10,13 +11,14 @@ import { mongoUriWithDb } from '../../helpers/server.ts';
 import { call, type KeyWorld, keyWorld } from './fixtures.ts';
 import { type ChildGatehouse, spawnGatehouse } from './processes.ts';
 
+const EXACT = { API_KEY_CACHE_MS: '0' };
 let w: KeyWorld;
 let other: ChildGatehouse;
 
 beforeAll(async () => {
   const uri = mongoUriWithDb(inject('mongoUri'));
-  w = await keyWorld({ kind: 'mongo', uri });
-  other = await spawnGatehouse(uri);
+  w = await keyWorld({ kind: 'mongo', uri }, EXACT);
+  other = await spawnGatehouse(uri, EXACT);
 }, 90_000);
 
 afterAll(async () => {
@@ -26,7 +28,7 @@ afterAll(async () => {
 
 const use = (base: string, secret: string) => call(base, 'GET', '/api/v1/scopes', secret);
 
-it('a key revoked on one process is refused by the other on the next request', async () => {
+it('without the record cache, a key revoked on one process is refused by the other on the next request', async () => {
   for (let i = 0; i < 5; i++) {
     const k = await w.key({ name: `k${i}`, scopes: ['api_keys:read'] });
     expect((await use(other.url, k.secret)).status).toBe(200);
@@ -84,11 +86,11 @@ it('rotations racing across both processes leave exactly one valid secret', asyn
   expect(valid).toHaveLength(1);
 });
 
-it('with API_KEY_CACHE_MS, a process caching key records learns of a revocation elsewhere within its bound', async () => {
+it('as shipped, a process caching key records (1 s) learns of a revocation elsewhere within its bound', async () => {
   const uri = mongoUriWithDb(inject('mongoUri'));
-  const cacheMs = 1000; // polls every 500 ms
-  const cached = await spawnGatehouse(uri, { API_KEY_CACHE_MS: String(cacheMs) });
-  const plain = await spawnGatehouse(uri);
+  const cacheMs = 1000; // the default API_KEY_CACHE_MS: polls every 500 ms
+  const cached = await spawnGatehouse(uri);
+  const plain = await spawnGatehouse(uri, EXACT);
   try {
     // A workspace and keys in this database, made through the plain process's store by a fresh world.
     const world = await keyWorld({ kind: 'mongo', uri });
@@ -128,5 +130,39 @@ it('with API_KEY_CACHE_MS, a process caching key records learns of a revocation 
   } finally {
     await cached.stop();
     await plain.stop();
+  }
+}, 120_000);
+
+it("the middleware does not re-cache a Gatehouse process's stale answer after the feed named the key", async () => {
+  const uri = mongoUriWithDb(inject('mongoUri'));
+  // B caches key records (as shipped, 1 s; it learns of changes elsewhere every 500 ms).
+  const b = await spawnGatehouse(uri);
+  const world = await keyWorld({ kind: 'mongo', uri }, EXACT);
+  const v = new GatehouseVerifier({ gatehouseUrl: b.url, revocationPollMs: 60_000, cacheTtlMs: 60_000 });
+  try {
+    await v.pollNow();
+    for (let i = 0; i < 3; i++) {
+      const k = await world.key({ name: `stale${i}`, scopes: ['videos:read'] });
+      const h = { authorization: `Bearer ${k.secret}` };
+      expect(await v.check(h)).toMatchObject({ ok: true, principal: { cached: false } });
+      expect(await v.check(h)).toMatchObject({ ok: true, principal: { cached: true } });
+      // Revoked through the other process; the middleware reads the feed at once and drops the
+      // key, then asks B, which may still hold the record for up to its bound.
+      const at = Date.now();
+      await call(world.server.url, 'POST', `/api/v1/keys/${k.id}/revoke`, world.a.admin);
+      await v.pollNow();
+      let r = await v.check(h);
+      while (r.ok && Date.now() - at < 5000) {
+        await new Promise((res) => setTimeout(res, 20));
+        r = await v.check(h);
+      }
+      expect(r).toMatchObject({ ok: false, status: 401 });
+      // Within B's bound (1 s), not the middleware's 60 s TTL of a stale answer re-cached.
+      expect(Date.now() - at).toBeLessThan(1500);
+    }
+  } finally {
+    v.close();
+    await world.server.close();
+    await b.stop();
   }
 }, 120_000);
