@@ -98,6 +98,8 @@ export class ClientService {
   private readonly docs: Collection<OAuthClientRecord>;
   /** Ends a deleted client's grants, codes and tokens (set by the OIDC core). */
   onDeleted: (clientId: string) => Promise<void> = async () => {};
+  /** Told of every write to a client (updated, new secret, deleted): drops cached copies. */
+  onChanged: (clientId: string) => void = () => {};
 
   /**
    * @param reservedResources resource indicators no client may register (Gatehouse's own API,
@@ -223,9 +225,11 @@ export class ClientService {
     if (v.dpopBound !== undefined) set.dpopBound = v.dpopBound;
     const updated = await this.docs.update({ id: clientId, workspaceId }, { set });
     if (!updated) throw clientErrors.notFound();
+    this.onChanged(clientId);
     const lost = v.resources !== undefined ? await this.contested(workspaceId, v.resources) : undefined;
     if (lost) {
       await this.docs.update({ id: clientId, workspaceId }, { set: { resources: current.resources } });
+      this.onChanged(clientId);
       throw clientErrors.resourceTaken(lost);
     }
     return toClientView(updated);
@@ -236,6 +240,7 @@ export class ClientService {
     await this.record(workspaceId, clientId);
     const n = await this.docs.delete({ id: clientId, workspaceId });
     if (!n) throw clientErrors.notFound();
+    this.onChanged(clientId);
     await this.onDeleted(clientId);
   }
 
@@ -257,6 +262,7 @@ export class ClientService {
       },
     );
     if (!updated) throw clientErrors.notFound();
+    this.onChanged(clientId);
     return { client: toClientView(updated), secret };
   }
 

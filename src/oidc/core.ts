@@ -64,6 +64,7 @@ export async function createOidcCore(d: OidcCoreDeps): Promise<OidcServices> {
     },
   });
   clients.onDeleted = (id) => tokens.revokeClient(id);
+  clients.onChanged = (id) => core.clientCache?.forget(id);
   installTokenEndpointExtensions(core.provider, { tokens, apiKeys: d.apiKeys });
   core.ring.start(d.signingKeysPollMs, (err) => d.logger.warn({ err }, 'could not reload the signing keys'));
   return { ...core, tokens, clients, stop: () => core.ring.stop() };

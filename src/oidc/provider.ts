@@ -10,6 +10,7 @@ import type { Workspace } from '../workspaces/model.ts';
 import type { ScopeCatalog } from '../workspaces/scopes.ts';
 import { createAdapterClass } from './adapter.ts';
 import { installClientSecretCheck } from './client-auth.ts';
+import { type ClientCache, cacheProviderClients } from './client-cache.ts';
 import { clientLookup } from './client-lookup.ts';
 import { oidcConfiguration } from './configuration.ts';
 import { findAccountIn } from './find-account.ts';
@@ -44,6 +45,8 @@ export interface OidcCore {
   ring: SigningKeyRing;
   policy: TokenPolicy;
   keyClients: KeyClients;
+  /** The embedded store's exact cache of registered clients (client-cache.ts); none on MongoDB. */
+  clientCache: ClientCache | undefined;
 }
 
 export async function createProvider(deps: ProviderDeps): Promise<OidcCore> {
@@ -77,6 +80,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcCore> {
     }),
   );
   provider.proxy = deps.trustProxy;
+  const clientCache = deps.storage.kind === 'embedded' ? cacheProviderClients(provider) : undefined;
   installClientSecretCheck(provider, keyClients);
   provider.on('server_error', (ctx, err) => deps.logger.error({ err, path: ctx.path }, 'oidc server_error'));
   const ring = new SigningKeyRing(keys, signingKeys, (next) =>
@@ -85,5 +89,5 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcCore> {
       next.map((k) => k.jwk),
     ),
   );
-  return { provider, keys, ring, policy, keyClients };
+  return { provider, keys, ring, policy, keyClients, clientCache };
 }
