@@ -6,12 +6,13 @@ export function digestKey(key: string): string {
   return hash('sha256', key, 'hex');
 }
 
-const DIGEST_RE = /^[0-9a-f]{64}$/;
-
-/** Constant-time comparison of two hex digests (false on anything that is not one). */
+/**
+ * Constant-time equality of two SHA-256 hex digests: false unless both have a digest's length
+ * (64 characters). Compared as they are written (a digest in capitals is another string).
+ */
 export function digestsEqual(a: string, b: string): boolean {
-  if (!DIGEST_RE.test(a) || !DIGEST_RE.test(b)) return false;
-  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
+  if (a.length !== 64 || b.length !== 64) return false;
+  return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
 }
 
 /**

@@ -14,8 +14,17 @@ import type { OAuthClientRecord } from '../clients/model.ts';
 export const CREDENTIAL_GENERATION_CLAIM = 'cgen';
 
 export function credentialGeneration(storedDigestHex: string): string {
-  return hash('sha256', `gatehouse-cgen:${storedDigestHex}`, 'base64url').slice(0, 16);
+  let g = generations.get(storedDigestHex);
+  if (g === undefined) {
+    g = hash('sha256', `gatehouse-cgen:${storedDigestHex}`, 'base64url').slice(0, 16);
+    // Asked on every client_credentials token: remembered, within a bound.
+    if (generations.size >= 10_000) generations.clear();
+    generations.set(storedDigestHex, g);
+  }
+  return g;
 }
+
+const generations = new Map<string, string>();
 
 /** What a grant-less token's holder is now: the checks verification applies to its tokens. */
 export interface GrantlessHolder {

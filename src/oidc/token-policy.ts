@@ -34,16 +34,27 @@ interface ClientLike {
 export const WORKSPACE_HINT = Symbol('gatehouse.workspaceId');
 type Hinted = { [WORKSPACE_HINT]?: string };
 
+/** Scopes a client may hold: as a list, a set, and the space-separated form the provider reads. */
+interface Allowed {
+  names: string[];
+  has: Set<string>;
+  joined: string;
+}
+
+function allowedOf(names: string[]): Allowed {
+  return { names, has: new Set(names), joined: names.join(' ') };
+}
+
 export class TokenPolicy {
   readonly resource: string;
   private readonly settings: Memo<Workspace | null>;
-  private readonly scopes: Memo<string[]>;
+  private readonly scopes: Memo<Allowed>;
 
   constructor(private readonly d: TokenPolicyDeps) {
     this.resource = apiResource(d.issuer);
     this.settings = new Memo(d.clock, d.memoMs ?? 5000, (id) => d.workspaces.get(id));
     this.scopes = new Memo(d.clock, d.memoMs ?? 5000, async (id) =>
-      (await d.catalogue.list(id)).filter((s) => !s.retired).map((s) => s.name),
+      allowedOf((await d.catalogue.list(id)).filter((s) => !s.retired).map((s) => s.name)),
     );
   }
 
@@ -55,7 +66,7 @@ export class TokenPolicy {
    * The scopes a client may hold for a resource: an API key's own (read fresh), else the workspace
    * catalogue (memoised: no waiting once loaded).
    */
-  private allowedScopes(client: ClientLike, workspaceId: string): string[] | Promise<string[]> {
+  private allowedScopes(client: ClientLike, workspaceId: string): Allowed | Promise<Allowed> {
     if (client.gatehouse_kind !== KEY_CLIENT_KIND) return this.scopes.now(workspaceId);
     return (async () => {
       const [catalogue, key] = await Promise.all([
@@ -63,7 +74,7 @@ export class TokenPolicy {
         this.d.keyClients.record(client.clientId),
       ]);
       if (!key) throw new errors.InvalidClient('the API key is no longer active');
-      return key.grantAll ? catalogue : key.scopes;
+      return key.grantAll ? catalogue : allowedOf(key.scopes);
     })();
   }
 
@@ -89,21 +100,28 @@ export class TokenPolicy {
     // Both memoised and loaded (the common case): no waiting at all.
     if (ws instanceof Promise || allowed instanceof Promise) [ws, allowed] = await Promise.all([ws, allowed]);
     if (!ws) throw new errors.InvalidTarget('the client’s workspace no longer exists');
-    if (c.gatehouse_kind === KEY_CLIENT_KIND && ctx.oidc.params?.grant_type === 'client_credentials') {
+    let scope = allowed.joined;
+    const params = ctx.oidc.params;
+    if (params?.grant_type === 'client_credentials') {
+      const key = c.gatehouse_kind === KEY_CLIENT_KIND;
       // Without `scope`, a key's token carries all of the key's scopes. This runs before the grant
       // handler reads the requested scopes (lib/actions/grants/client_credentials.js).
-      if (!ctx.oidc.params.scope) ctx.oidc.params.scope = allowed.join(' ');
-      // A key never gets more than it holds: asking for more is an error, not a silent narrowing.
-      const requested = String(ctx.oidc.params.scope ?? '')
+      if (key && !params.scope) params.scope = allowed.joined;
+      const requested = String(params.scope ?? '')
         .split(' ')
         .filter((s) => s && !isOidcScope(s));
-      const missing = requested.filter((s) => !allowed.includes(s));
-      if (missing.length) {
+      const granted = requested.filter((s) => allowed.has.has(s));
+      // A key never gets more than it holds: asking for more is an error, not a silent narrowing.
+      if (key && granted.length < requested.length) {
+        const missing = requested.filter((s) => !allowed.has.has(s));
         throw new errors.InvalidScope('the API key does not hold the requested scope', missing.join(' '));
       }
+      // The grant keeps the requested scopes this resource allows: name just those (the
+      // handler splits this string on every request; a catalogue has dozens).
+      scope = granted.join(' ');
     }
     return {
-      scope: allowed.join(' '),
+      scope,
       audience: indicator,
       accessTokenTTL: ws.settings.accessTokenTtl,
       accessTokenFormat: 'jwt' as const,
