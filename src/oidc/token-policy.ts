@@ -79,26 +79,34 @@ export class TokenPolicy {
   }
 
   /** client_credentials defaults to Gatehouse's API (DECISIONS.md); other grants name their resource. */
-  defaultResource = async (
-    ctx: KoaContextWithOIDC,
-    _client: unknown,
-    oneOf?: string,
-  ): Promise<string | undefined> => {
+  // The provider awaits these hooks; they answer without a promise when they need no I/O (the
+  // common case: memoised workspace and catalogue), as every token request calls them.
+  defaultResource = (ctx: KoaContextWithOIDC, _client: unknown, oneOf?: string): string | undefined => {
     if (oneOf) return oneOf;
     return ctx.oidc.params?.grant_type === 'client_credentials' ? this.resource : undefined;
   };
 
-  getResourceServerInfo = async (ctx: KoaContextWithOIDC, indicator: string, client: unknown) => {
+  getResourceServerInfo = (ctx: KoaContextWithOIDC, indicator: string, client: unknown) => {
     const c = client as ClientLike;
     const workspaceId = clientWorkspaceId(c);
     const own = Array.isArray(c.resources) && c.resources.includes(indicator);
     if (!workspaceId || (indicator !== this.resource && !own)) {
       throw new errors.InvalidTarget('this client may not ask for tokens for that resource');
     }
-    let ws = this.settings.now(workspaceId);
-    let allowed = this.allowedScopes(c, workspaceId);
-    // Both memoised and loaded (the common case): no waiting at all.
-    if (ws instanceof Promise || allowed instanceof Promise) [ws, allowed] = await Promise.all([ws, allowed]);
+    const ws = this.settings.now(workspaceId);
+    const allowed = this.allowedScopes(c, workspaceId);
+    if (ws instanceof Promise || allowed instanceof Promise)
+      return Promise.all([ws, allowed]).then(([w, a]) => this.resourceServer(ctx, c, indicator, w, a));
+    return this.resourceServer(ctx, c, indicator, ws, allowed);
+  };
+
+  private resourceServer(
+    ctx: KoaContextWithOIDC,
+    c: ClientLike,
+    indicator: string,
+    ws: Workspace | null,
+    allowed: Allowed,
+  ) {
     if (!ws) throw new errors.InvalidTarget('the client’s workspace no longer exists');
     let scope = allowed.joined;
     const params = ctx.oidc.params;
@@ -127,21 +135,21 @@ export class TokenPolicy {
       accessTokenFormat: 'jwt' as const,
       jwt: { sign: { alg: ACCESS_TOKEN_ALG } },
     };
-  };
+  }
 
-  extraTokenClaims = async (ctx: KoaContextWithOIDC | undefined, token: unknown) => {
+  extraTokenClaims = (ctx: KoaContextWithOIDC | undefined, token: unknown): Record<string, string> => {
     const t = token as Hinted & { grantId?: string; client?: unknown };
     const client = t.client ?? ctx?.oidc?.client;
     const workspaceId = t[WORKSPACE_HINT] ?? (client ? clientWorkspaceId(client) : undefined);
+    const claims: Record<string, string> = {};
+    if (workspaceId) claims.workspace_id = workspaceId;
+    if (t.grantId) claims.gid = t.grantId;
     // A grant-less token names the secret it was minted with (credentials.ts), so rotation ends it.
     const cgen = t.grantId
       ? undefined
       : (ctx?.state as Record<string, unknown> | undefined)?.[CREDENTIAL_GENERATION_STATE];
-    return {
-      ...(workspaceId ? { workspace_id: workspaceId } : {}),
-      ...(t.grantId ? { gid: t.grantId } : {}),
-      ...(typeof cgen === 'string' ? { [CREDENTIAL_GENERATION_CLAIM]: cgen } : {}),
-    };
+    if (typeof cgen === 'string') claims[CREDENTIAL_GENERATION_CLAIM] = cgen;
+    return claims;
   };
 
   /** Loads the client's workspace onto the request, for the synchronous `ttl` functions below. */
