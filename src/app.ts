@@ -4,6 +4,7 @@ import type { Container } from './container.ts';
 import { authenticate } from './http/auth.ts';
 import { apiBodyParser } from './http/body.ts';
 import { apiErrors, requestLog } from './http/middleware.ts';
+import { OWN_PATHS } from './http/provider-lane.ts';
 import { apiRoutes } from './http/routes/index.ts';
 import { verifyLane } from './http/routes/verify.ts';
 import { dpopAuthentication } from './oidc/dpop.ts';
@@ -34,9 +35,6 @@ export function createApp(c: Container): Koa {
   app.use(mount(c.provider as unknown as Koa));
   return app;
 }
-
-/** Paths served by Gatehouse's own routers (API, interaction pages and their assets, metrics). */
-const OWN_PATHS = /^\/(api|interaction|assets|metrics)(\/|$)/;
 
 /** Runs middleware in order, as Koa's own stack would (each `next` calls the following one). */
 function compose(stack: Middleware[]): Middleware {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import type { Container } from './container.ts';
+import { providerLane } from './http/provider-lane.ts';
 import { verifyFastLane } from './http/routes/verify.ts';
 
 export interface RunningServer {
@@ -17,8 +18,9 @@ export async function listen(
   port = c.config.port,
 ): Promise<RunningServer> {
   const app = createApp(c);
-  // Key verification, the resource servers' hot path, is answered ahead of Koa (routes/verify.ts).
-  const server = createServer(verifyFastLane(c, app.callback()));
+  // Key verification, the resource servers' hot path, is answered ahead of Koa (routes/verify.ts);
+  // the provider's endpoints by the provider's own app (provider-lane.ts); the rest by ours.
+  const server = createServer(verifyFastLane(c, providerLane(c, app.callback())));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

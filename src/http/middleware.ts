@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -74,21 +75,30 @@ export function requestLog(logger: Logger, metrics: Metrics): Middleware {
   };
 }
 
+const PROVIDER_ROUTES = new Set([
+  '/token',
+  '/jwks',
+  '/auth',
+  '/me',
+  '/token/introspection',
+  '/token/revocation',
+  '/session/end',
+  '/request',
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+]);
+
 /** Bounded label values for metrics: unknown paths must not create new series. */
-function routeFamily(path: string): string {
+export function routeFamily(path: string): string {
   if (path.startsWith('/api/')) return '/api/*';
   if (path.startsWith('/interaction/')) return '/interaction/*';
-  return [
-    '/token',
-    '/jwks',
-    '/auth',
-    '/me',
-    '/token/introspection',
-    '/token/revocation',
-    '/session/end',
-  ].includes(path) || path.startsWith('/.well-known/')
-    ? path
-    : 'other';
+  return PROVIDER_ROUTES.has(path) ? path : 'other';
+}
+
+/** Koa's `ctx.ip`: the first X-Forwarded-For address when the proxy is trusted, else the peer's. */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  return (forwarded && String(forwarded).split(',', 1)[0]!.trim()) || req.socket.remoteAddress || '';
 }
 
 /**

@@ -10,7 +10,7 @@ import { ApiRouter, parseRequest, requestBody } from '../api.ts';
 import { auditRefusal, type Caller, callerOf } from '../auth.ts';
 import { readPlainJson } from '../body.ts';
 import { httpErrors } from '../errors.ts';
-import { errorAnswer, requestDone, requestIdOf } from '../middleware.ts';
+import { clientIp, errorAnswer, requestDone, requestIdOf } from '../middleware.ts';
 
 /**
  * For resource servers: `POST /api/v1/keys/verify` (the key in the body is the credential, so no
@@ -99,12 +99,6 @@ async function answerFast(
     start,
     ip: () => caller.ip,
   });
-}
-
-/** Koa's `ctx.ip`: the first X-Forwarded-For address when the proxy is trusted, else the peer's. */
-function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
-  return (forwarded && String(forwarded).split(',', 1)[0]!.trim()) || req.socket.remoteAddress || '';
 }
 
 /**
