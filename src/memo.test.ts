@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Memo } from './memo.ts';
+import { Memo, whenReady } from './memo.ts';
 
 describe('Memo', () => {
   it('serves a value for ttlMs, then loads it again; a failed load is not kept', async () => {
@@ -38,5 +38,14 @@ describe('Memo', () => {
     expect(reloaded).toBeInstanceOf(Promise);
     expect(await reloaded).toBe('a:2');
     expect(memo.now('a')).toBe('a:2');
+  });
+});
+
+describe('whenReady', () => {
+  it('applies at once to a value, and after it to a promise', async () => {
+    expect(whenReady(2, (n) => n + 1)).toBe(3);
+    const later = whenReady(Promise.resolve(2), (n) => n + 1);
+    expect(later).toBeInstanceOf(Promise);
+    expect(await later).toBe(3);
   });
 });

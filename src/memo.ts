@@ -44,3 +44,11 @@ export class Memo<V> {
     this.entries.delete(key);
   }
 }
+
+/**
+ * `f` of a value that may still be loading (what `Memo.now` answers): at once when it is there,
+ * so a hot path makes no promise when it needs none; after it loads otherwise.
+ */
+export function whenReady<T, R>(value: T | Promise<T>, f: (v: T) => R): R | Promise<Awaited<R>> {
+  return value instanceof Promise ? (value.then(f) as Promise<Awaited<R>>) : f(value);
+}

@@ -60,6 +60,11 @@ export class RecordCache {
     return found;
   }
 
+  /** How long after a change made elsewhere this cache may still answer with the old record (0: exact). */
+  get staleAtMostMs(): number {
+    return this.o.others ? this.o.ttlMs : 0;
+  }
+
   /** Drops what is cached of a key (this process changed it). */
   forget(keyId: string): void {
     this.epoch++;

@@ -1,4 +1,5 @@
 import { httpErrors, parseInput } from '../http/errors.ts';
+import { whenReady } from '../memo.ts';
 import type { LabelledCounter, Metrics } from '../metrics.ts';
 import { type Clock, DuplicateKeyError, type Storage } from '../storage/port.ts';
 import { ScopeCatalog } from '../workspaces/scopes.ts';
@@ -139,8 +140,7 @@ export class ApiKeyService {
       caps: (ws, names) => this.scopes.capsFor(ws, names),
       holdsCappedScope: (ws, names) => {
         if (names === 'all') return this.scopes.anyCapped(ws);
-        const caps = this.scopes.capsFor(ws, names);
-        return caps instanceof Promise ? caps.then((c) => c.size > 0) : caps.size > 0;
+        return whenReady(this.scopes.capsFor(ws, names), (c) => c.size > 0);
       },
       usage: this.usage,
     };
@@ -478,7 +478,7 @@ export class ApiKeyService {
    * record it cached (0: never; the embedded store's cache is exact). The revocation feed states it.
    */
   get staleAtMostMs(): number {
-    return this.o.storage.kind === 'embedded' ? 0 : (this.o.recordCacheMs ?? 0);
+    return this.recordCache?.staleAtMostMs ?? 0;
   }
 
   async close(): Promise<void> {

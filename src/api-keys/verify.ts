@@ -1,3 +1,4 @@
+import { whenReady } from '../memo.ts';
 import type { Clock } from '../storage/port.ts';
 import type { ScopeCap } from '../workspaces/scopes.ts';
 import type { CreditLedger } from './credits.ts';
@@ -164,10 +165,8 @@ async function countKeyHit(ctx: Context, deps: VerifyDeps): Promise<Outcome> {
 }
 
 /** Then the caps of the scopes asked for (guardrails that bind grant-all keys too). */
-const checkCaps: Step = (ctx, deps) => {
-  const caps = deps.caps(ctx.record!.workspaceId, ctx.req.requiredScopes);
-  return caps instanceof Promise ? caps.then((c) => applyCaps(ctx, deps, c)) : applyCaps(ctx, deps, caps);
-};
+const checkCaps: Step = (ctx, deps) =>
+  whenReady(deps.caps(ctx.record!.workspaceId, ctx.req.requiredScopes), (c) => applyCaps(ctx, deps, c));
 
 function applyCaps(ctx: Context, deps: VerifyDeps, caps: Map<string, ScopeCap>): Outcome | Promise<Outcome> {
   const r = ctx.record!;
@@ -182,13 +181,10 @@ function applyCaps(ctx: Context, deps: VerifyDeps, caps: Map<string, ScopeCap>):
     ctx.capped = false;
     return;
   }
-  const held = deps.holdsCappedScope(r.workspaceId, r.grantAll ? 'all' : r.scopes);
-  if (held instanceof Promise)
-    return held.then((h) => {
-      ctx.capped = h;
-      return undefined;
-    });
-  ctx.capped = held;
+  return whenReady(deps.holdsCappedScope(r.workspaceId, r.grantAll ? 'all' : r.scopes), (held) => {
+    ctx.capped = held;
+    return undefined;
+  });
 }
 
 async function countCapHits(ctx: Context, deps: VerifyDeps, caps: Map<string, ScopeCap>): Promise<Outcome> {

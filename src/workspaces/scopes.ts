@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError, httpErrors, parseInput } from '../http/errors.ts';
-import { Memo } from '../memo.ts';
+import { Memo, whenReady } from '../memo.ts';
 import {
   type Clock,
   type Collection,
@@ -351,15 +351,13 @@ export class ScopeCatalog {
     names: readonly string[],
   ): Map<string, ScopeCap> | Promise<Map<string, ScopeCap>> {
     assertWorkspace(workspaceId);
-    const overrides = this.capOverrides.now(workspaceId);
-    return overrides instanceof Promise ? overrides.then((o) => capsOf(o, names)) : capsOf(overrides, names);
+    return whenReady(this.capOverrides.now(workspaceId), (o) => capsOf(o, names));
   }
 
   /** Whether any scope of the workspace has a cap (a grant-all key holds them all); at once while cached. */
   anyCapped(workspaceId: string): boolean | Promise<boolean> {
     assertWorkspace(workspaceId);
-    const overrides = this.capOverrides.now(workspaceId);
-    return overrides instanceof Promise ? overrides.then(anyCapIn) : anyCapIn(overrides);
+    return whenReady(this.capOverrides.now(workspaceId), anyCapIn);
   }
 
   async addScope(workspaceId: string, input: z.input<typeof newScopeInput>): Promise<ScopeDefinition> {

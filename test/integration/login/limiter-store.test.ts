@@ -7,6 +7,7 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PortRateLimiter, rateLimitCountersSpec } from '../../../src/auth/port-limiter.ts';
 import type { Storage } from '../../../src/storage/port.ts';
+import { rejection } from '../../helpers/rejection.ts';
 import { type FakeClock, fakeClock, openEmbedded, openMongo } from '../../helpers/stores.ts';
 
 type Opened = { storage: Storage; cleanup(): Promise<void>; uri?: string; db?: string };
@@ -16,15 +17,7 @@ const stores: [string, (clock: FakeClock) => Promise<Opened>][] = [
   ['mongo', (clock) => openMongo(clock)],
 ];
 
-async function refusal(p: Promise<unknown>): Promise<RateLimiterRes> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof RateLimiterRes) return err;
-    throw err;
-  }
-  throw new Error('expected the limiter to refuse');
-}
+const refusal = (p: Promise<unknown>) => rejection(p, RateLimiterRes);
 
 describe.each(stores)('the rate limiter on the %s store', (name, open) => {
   let clock: FakeClock;
