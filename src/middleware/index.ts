@@ -1,5 +1,7 @@
 import { type CheckOptions, type CheckResult, GatehouseVerifier, type VerifierOptions } from './verifier.ts';
 
+/** For webhook receivers: checks `Gatehouse-Signature` over the raw body (src/webhooks/signature.ts). */
+export { verifySignature } from '../webhooks/signature.ts';
 /**
  * `import { requireKey } from 'gatehouse/middleware'`: protects routes of a Koa or an Express app
  * with Gatehouse API keys (Bearer, X-API-Key, or the workspace's own header) and JWT access
@@ -16,8 +18,6 @@ import { type CheckOptions, type CheckResult, GatehouseVerifier, type VerifierOp
  * Share one `GatehouseVerifier` (option `verifier`) between routes so that they share one cache
  * and one revocation-feed poller. The revocation bound is documented on `GatehouseVerifier`.
  */
-/** For webhook receivers: checks `Gatehouse-Signature` over the raw body (src/webhooks/signature.ts). */
-export { verifySignature } from '../webhooks/signature.ts';
 export {
   type CheckOptions,
   type CheckResult,

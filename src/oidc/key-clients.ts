@@ -1,4 +1,5 @@
 import { type AdapterPayload, errors } from 'oidc-provider';
+import { KEY_ID_RE } from '../api-keys/hash.ts';
 import type { ApiKeyRecord } from '../api-keys/model.ts';
 import { statusOf } from '../api-keys/model.ts';
 import type { VerifyResult } from '../api-keys/verify.ts';
@@ -10,10 +11,9 @@ import { setHeaderOnCurrentRequest } from './internals.ts';
  * the whole key, grant `client_credentials` only, authenticated with `client_secret_basic` or
  * `client_secret_post`. The secret check goes through the key service's verification (revoked,
  * expired, rotated-out and unknown keys fail it), so a key that stops working as a key stops
- * working as a client on the next request: there is no client cache to outlive it.
+ * working as a client on the next request: there is no client cache to outlive it (the embedded
+ * store's client cache, client-cache.ts, keeps registered clients only).
  */
-
-import { KEY_ID_RE } from '../api-keys/hash.ts';
 export const KEY_CLIENT_KIND = 'api_key';
 
 /** oidc-provider accepts client_secret_basic and client_secret_post alike for a secret-based client. */
